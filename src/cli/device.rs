@@ -1,0 +1,8 @@
+//! `dfcsim device`.
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn main(_args: Args) -> Result<(), crate::CliError> {
+    Err("`dfcsim device` is not built yet".into())
+}

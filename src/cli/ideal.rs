@@ -1,0 +1,8 @@
+//! `dfcsim ideal`.
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn main(_args: Args) -> Result<(), crate::CliError> {
+    Err("`dfcsim ideal` is not built yet".into())
+}

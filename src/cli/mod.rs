@@ -1,0 +1,5 @@
+//! Command-line subcommands; each file holds its clap `Args` and its `main`.
+pub mod device;
+pub mod ideal;
+pub mod plot;
+pub mod run;

@@ -1,0 +1,8 @@
+//! `dfcsim run`.
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn main(_args: Args) -> Result<(), crate::CliError> {
+    Err("`dfcsim run` is not built yet".into())
+}

@@ -1,0 +1,1 @@
+//! Circuit devices: each knows its pins, its matrix positions and its stamps.

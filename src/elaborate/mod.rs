@@ -1,0 +1,1 @@
+//! AST to flat `Circuit`: `.param`, `.subckt` expansion, `.include`/`.lib`, `.model`.

@@ -1,0 +1,1 @@
+//! MNA engine: unknown layout, sparsity pattern, sparse LU, Newton, `.op` and `.tran`.

@@ -1,0 +1,1 @@
+//! The ideal (dimensionless) Deep Feedback Control model, reference-compatible.

@@ -1,0 +1,1 @@
+//! Pulsed conductance device models with aihwkit-compatible parameters.

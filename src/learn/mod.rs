@@ -1,0 +1,2 @@
+//! Plasticity: learning rules over waveforms and the conductance device models.
+pub mod device;

@@ -1,0 +1,36 @@
+use clap::{Parser, Subcommand};
+use dfcsim::cli;
+
+/// dfcsim: analog circuit co-simulator for Deep Feedback Control learning hardware.
+#[derive(Parser, Debug)]
+#[command(name = "dfcsim", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Simulate a netlist (.op, .tran) and write CSV, rawfile and summary.
+    Run(cli::run::Args),
+    /// Plot waveforms (.raw/.csv) or training curves (metrics.csv).
+    Plot(cli::plot::Args),
+    /// Train the ideal (mathematical) DFC model.
+    Ideal(cli::ideal::Args),
+    /// Sample pulse responses of a conductance device model.
+    Device(cli::device::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => cli::run::main(a),
+        Command::Plot(a) => cli::plot::main(a),
+        Command::Ideal(a) => cli::ideal::main(a),
+        Command::Device(a) => cli::device::main(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

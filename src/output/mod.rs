@@ -1,0 +1,1 @@
+//! Output formats: CSV, ngspice rawfile (binary and ascii, write and read), JSON summary.

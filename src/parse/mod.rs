@@ -1,0 +1,1 @@
+//! Netlist text to AST (nom), with spans for every card and token.

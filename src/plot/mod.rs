@@ -1,0 +1,1 @@
+//! PNG/SVG plots of waveforms and training curves (plotters, embedded font).

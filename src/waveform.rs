@@ -1,0 +1,76 @@
+//! Waveforms: the probe data an analysis produces and every output format reads.
+
+/// What a signal measures (decides rawfile type and plot axis units).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    Time,
+    Voltage,
+    Current,
+    /// dimensionless or unknown (e.g. a column of a CSV written by another tool)
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Signal {
+    /// Lower-case name as ngspice prints it: `time`, `v(out)`, `v(x1.n2)`, `i(v1)`.
+    pub name: String,
+    pub unit: Unit,
+}
+
+/// A table of samples: one row per accepted time point (or one row for `.op`),
+/// one column per signal. Stored row-major so an analysis can append rows without
+/// reallocating columns.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Waveforms {
+    /// Netlist title line.
+    pub title: String,
+    /// ngspice plot name, e.g. `Transient Analysis`, `Operating Point`.
+    pub plot_name: String,
+    pub signals: Vec<Signal>,
+    /// Row-major samples, `rows() * signals.len()` values.
+    pub data: Vec<f64>,
+}
+
+impl Waveforms {
+    pub fn new(title: &str, plot_name: &str, signals: Vec<Signal>) -> Self {
+        Waveforms {
+            title: title.to_string(),
+            plot_name: plot_name.to_string(),
+            signals,
+            data: Vec::new(),
+        }
+    }
+
+    pub fn width(&self) -> usize {
+        self.signals.len()
+    }
+
+    pub fn rows(&self) -> usize {
+        if self.signals.is_empty() {
+            0
+        } else {
+            self.data.len() / self.signals.len()
+        }
+    }
+
+    /// Appends one row; `row.len()` must equal the number of signals.
+    pub fn push_row(&mut self, row: &[f64]) {
+        debug_assert_eq!(row.len(), self.signals.len());
+        self.data.extend_from_slice(row);
+    }
+
+    pub fn row(&self, i: usize) -> &[f64] {
+        let w = self.width();
+        &self.data[i * w..(i + 1) * w]
+    }
+
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.signals.iter().position(|s| s.name == name)
+    }
+
+    /// Copies one column out.
+    pub fn column(&self, j: usize) -> Vec<f64> {
+        (0..self.rows()).map(|i| self.data[i * self.width() + j]).collect()
+    }
+}
