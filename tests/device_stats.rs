@@ -142,6 +142,52 @@ fn linear_step_step_size_is_linear_in_w() {
 }
 
 #[test]
+fn reverse_up_makes_the_step_grow_towards_the_bound() {
+    // reverse_up: reference w_min − offset, so the up step is dw_min (1 − γ w/(w_min − off)).
+    let p = params(
+        "linearstep",
+        &[
+            ("dw_min_dtod", 0.0),
+            ("dw_min_std", 0.0),
+            ("up_down_dtod", 0.0),
+            ("gamma_up", 0.5),
+            ("gamma_up_dtod", 0.0),
+            ("reverse_up", 1.0),
+        ],
+    );
+    let r = pulse_statistics(&p, 4, &[1], 0.3, 5);
+    let want = 0.001 * (1.0 - 0.5 * 0.3 / (-0.6 - 0.01));
+    assert!(
+        (r.rows[0].up_mean - want).abs() < 1e-15,
+        "{}",
+        r.rows[0].up_mean
+    );
+    // aihwkit refuses reverse steps with additive noise.
+    let mut p = DeviceParams::named("softbounds").unwrap();
+    p.set("reverse_down", &ParamValue::Num(1.0), &Span::default())
+        .unwrap();
+    p.set("mult_noise", &ParamValue::Num(0.0), &Span::default())
+        .unwrap();
+    assert!(p.validate(&Span::default()).is_err());
+}
+
+#[test]
+fn weight_granularity_is_the_mean_step_at_zero() {
+    // ExpStep defaults: dw_min (1 − A_down e^{−γ_down b}) (aihwkit takes the down step).
+    let p = params("expstep", &[]);
+    let y_down = 1.0 - 0.36833 * (-12.78785f64 * 0.2425).exp();
+    assert!((p.weight_granularity() - 0.001 * y_down).abs() < 1e-15);
+    // PowStep: dw_min 0.5^γ.
+    let p = params("powstep", &[("pow_gamma", 2.0)]);
+    assert!((p.weight_granularity() - 0.00025).abs() < 1e-18);
+    // The pulse count of a wanted change uses it: 0.0025 / 0.00025 = 10 pulses.
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let mut a = DeviceArray::new(&p, 3, &mut rng);
+    let total = a.program_deltas(&[0.0025, -0.0025, 0.0], 0.0, &mut rng);
+    assert_eq!(total, 20);
+}
+
+#[test]
 fn soft_bounds_follow_the_geometric_approach_to_the_bound() {
     // SoftBounds: w ← w + s (1 − w / b)(1 + σξ) ⇒ E[b − w_n] = (b − w0)(1 − s/b)^n exactly,
     // for any multiplicative cycle noise (independent, mean 1).
@@ -357,4 +403,34 @@ fn model_cards_name_unknown_parameters() {
         DeviceParams::named("ReRamSBPresetDevice").unwrap().dw_min,
         0.002
     );
+}
+
+#[test]
+fn decay_diffusion_and_reset() {
+    // Decay: w ← (w − reset_bias)(1 − 1/lifetime) + reset_bias.
+    let p = params("capacitor", &[("lifetime", 100.0), ("lifetime_dtod", 0.0)]);
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    let mut a = DeviceArray::new(&p, 100, &mut rng);
+    a.set_all(0.5, 0.0, &mut rng);
+    a.decay(&mut rng);
+    assert!((a.weight(7) - 0.5 * 0.99).abs() < 1e-15);
+    // Diffusion: w ← w + ρ ξ with ρ = diffusion.
+    let p = params(
+        "constantstep",
+        &[
+            ("diffusion", 0.01),
+            ("w_max_dtod", 0.0),
+            ("w_min_dtod", 0.0),
+        ],
+    );
+    let mut a = DeviceArray::new(&p, N, &mut rng);
+    a.diffuse(&mut rng);
+    let std = ((0..N).map(|i| a.weight(i).powi(2)).sum::<f64>() / N as f64).sqrt();
+    assert!(within(std, 0.01, 0.03), "{std}");
+    // Reset: reset_bias (= reset + reset_dtod ξ, fixed per device) + reset_std ξ per reset.
+    let p = params("constantstep", &[("reset", 0.1), ("reset_std", 0.0)]);
+    let mut a = DeviceArray::new(&p, 10, &mut rng);
+    a.apply_pulses(3, 50, 0.0, &mut rng);
+    a.reset(3, 1.0, &mut rng);
+    assert_eq!(a.weight(3), 0.1);
 }

@@ -20,6 +20,7 @@ fn gauss<R: Rng + ?Sized>(rng: &mut R) -> f64 {
 #[derive(Debug, Clone)]
 pub struct DeviceArray {
     params: DeviceParams,
+    granularity: f64,
     /// Persistent (hidden) weight the pulses act on.
     w: Vec<f64>,
     /// Write-noise offset drawn at the last programming: apparent weight = w + offset.
@@ -45,6 +46,7 @@ impl DeviceArray {
         let p = params;
         let mut a = DeviceArray {
             params: p.clone(),
+            granularity: p.weight_granularity(),
             w: vec![0.0; n],
             write_offset: vec![0.0; n],
             scale_up: vec![0.0; n],
@@ -132,10 +134,20 @@ impl DeviceArray {
                             dec_up = dec_up.abs();
                             dec_down = dec_down.abs();
                         }
-                        let (ref_up, ref_down) = if p.mean_bound_reference {
-                            (p.w_max, p.w_min)
+                        let (lo, hi) = if p.mean_bound_reference {
+                            (p.w_min, p.w_max)
                         } else {
-                            (max_b, min_b)
+                            (min_b, max_b)
+                        };
+                        let ref_up = if p.reverse_up {
+                            lo - p.reverse_offset
+                        } else {
+                            hi
+                        };
+                        let ref_down = if p.reverse_down {
+                            hi + p.reverse_offset
+                        } else {
+                            lo
                         };
                         // Both slopes make the step shrink towards the bound.
                         a.slope_up[i] = if ref_up != 0.0 {
@@ -278,7 +290,8 @@ impl DeviceArray {
         self.t_prog[idx] = t;
     }
 
-    /// Turns a wanted weight change into one pulse train, `round(|dw| / dw_min)` pulses
+    /// Turns a wanted weight change into one pulse train, `round(|dw| / granularity)`
+    /// pulses (granularity: [`DeviceParams::weight_granularity`], `dw_min` for most kinds)
     /// capped at `max_pulses` (aihwkit-like bounded length), and applies it. Returns the
     /// signed number of pulses applied. The ideal kind applies `dw` exactly (infinite
     /// granularity) and returns 0.
@@ -296,12 +309,24 @@ impl DeviceArray {
             }
             return 0;
         }
-        let n = (dw.abs() / self.params.dw_min)
+        let n = (dw.abs() / self.granularity)
             .round()
             .min(self.params.max_pulses as f64) as i32;
         let n = if dw < 0.0 { -n } else { n };
         self.apply_pulses(idx, n, t, rng);
         n
+    }
+
+    /// [`program_delta`](Self::program_delta) for every device (`dws.len()` must equal
+    /// `len()`), in index order. Returns the total number of pulses applied (for the
+    /// programming energy, `pulses × pulse_energy`).
+    pub fn program_deltas<R: Rng + ?Sized>(&mut self, dws: &[f64], t: f64, rng: &mut R) -> u64 {
+        assert_eq!(dws.len(), self.len(), "one weight change per device");
+        let mut pulses = 0u64;
+        for (i, &dw) in dws.iter().enumerate() {
+            pulses += u64::from(self.program_delta(i, dw, t, rng).unsigned_abs());
+        }
+        pulses
     }
 
     /// One pulse, aihwkit's "update once" of each device type.
@@ -361,7 +386,7 @@ impl DeviceArray {
                     )
                 };
                 let xi = gauss(rng);
-                if p.dw_min_std_add > 0.0 || p.dw_min_std_slope > 0.0 {
+                if std > 0.0 && (p.dw_min_std_add != 0.0 || p.dw_min_std_slope != 0.0) {
                     let dw = sign * y * scale;
                     let dw_std = std * (dw.abs() + p.dw_min_std_add + p.dw_min_std_slope * w.abs());
                     w += dw + dw_std * xi;

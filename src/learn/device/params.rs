@@ -123,6 +123,12 @@ pub struct DeviceParams {
     pub mean_bound_reference: bool,
     /// Multiplicative (true) or additive cycle-to-cycle noise.
     pub mult_noise: bool,
+    /// Step grows (instead of shrinking) towards the max (up) / min (down) bound; the
+    /// slope is then referenced to the opposite bound shifted by `reverse_offset`.
+    /// Needs `mult_noise`.
+    pub reverse_up: bool,
+    pub reverse_down: bool,
+    pub reverse_offset: f64,
 
     // --- ExpStep ---
     pub a_up: f64,
@@ -211,8 +217,17 @@ fn accepts(kind: DeviceKind, name: &str) -> bool {
         "allow_increasing",
         "mean_bound_reference",
         "mult_noise",
+        "reverse_up",
+        "reverse_down",
+        "reverse_offset",
     ];
-    const SOFT: &[&str] = &["write_noise_std", "mult_noise"];
+    const SOFT: &[&str] = &[
+        "write_noise_std",
+        "mult_noise",
+        "reverse_up",
+        "reverse_down",
+        "reverse_offset",
+    ];
     const EXP: &[&str] = &[
         "write_noise_std",
         "a_up",
@@ -279,6 +294,9 @@ impl DeviceParams {
             allow_increasing: false,
             mean_bound_reference: true,
             mult_noise: true,
+            reverse_up: false,
+            reverse_down: false,
+            reverse_offset: 0.01,
             a_up: 0.0,
             a_down: 0.0,
             a: 0.0,
@@ -524,6 +542,9 @@ impl DeviceParams {
             "allow_increasing" => self.allow_increasing = flag()?,
             "mean_bound_reference" => self.mean_bound_reference = flag()?,
             "mult_noise" => self.mult_noise = flag()?,
+            "reverse_up" => self.reverse_up = flag()?,
+            "reverse_down" => self.reverse_down = flag()?,
+            "reverse_offset" => self.reverse_offset = num()?,
             "a_up" => self.a_up = num()?,
             "a_down" => self.a_down = num()?,
             "a" => self.a = num()?,
@@ -594,6 +615,12 @@ impl DeviceParams {
                 "stuck_min_prob + stuck_max_prob exceeds 1",
             );
         }
+        if (self.reverse_up || self.reverse_down) && !self.mult_noise {
+            return bad(
+                "mult_noise",
+                "reverse_up/reverse_down need multiplicative noise (as in aihwkit)",
+            );
+        }
         if self.drift_t_0 <= 0.0 {
             return bad("drift_t_0", "must be positive (seconds)");
         }
@@ -613,6 +640,28 @@ impl DeviceParams {
             }
         }
         Ok(())
+    }
+
+    /// Mean weight change of one pulse at w = 0, aihwkit's `calcWeightGranularity`: the
+    /// unit in which a wanted change is turned into a pulse count.
+    pub fn weight_granularity(&self) -> f64 {
+        match self.kind {
+            DeviceKind::ExpStep => {
+                let down_bias = if self.up_down > 0.0 {
+                    -self.up_down
+                } else {
+                    0.0
+                };
+                let scale_down = (down_bias + 1.0) * self.dw_min;
+                let z = self.b; // z at w = 0
+                let dw_down =
+                    scale_down * (1.0 - self.a_down * (self.gamma_down * -z).exp()).max(0.0);
+                // aihwkit averages (dw_down + dw_down) / 2, i.e. takes the down step; kept.
+                if dw_down > 0.0 { dw_down } else { self.dw_min }
+            }
+            DeviceKind::PowStep => self.dw_min * 0.5f64.powf(self.pow_gamma),
+            _ => self.dw_min,
+        }
     }
 
     /// Conductance (S) of a weight: the linear map of `[w_min, w_max]` onto `[g_min, g_max]`
@@ -639,6 +688,9 @@ const ALL_NAMES: &[&str] = &[
     "allow_increasing",
     "mean_bound_reference",
     "mult_noise",
+    "reverse_up",
+    "reverse_down",
+    "reverse_offset",
     "a_up",
     "a_down",
     "a",
