@@ -1028,7 +1028,7 @@ impl<'a> Cursor<'a> {
             let rest = &text[pos..];
             let name_len = rest
                 .char_indices()
-                .find(|&(i, c)| !(c.is_ascii_alphanumeric() || c == '_' || (i == 0 && c == '_')))
+                .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_'))
                 .map(|(i, _)| i)
                 .unwrap_or(rest.len());
             let name_ok =
