@@ -329,7 +329,7 @@ fn check_limits(text: &str) -> Result<(), ExprError> {
 
 fn error_at(text: &str, rest: &str) -> ExprError {
     let offset = text.len() - rest.len();
-    let near: String = rest.trim_start().chars().take(20).collect();
+    let near: String = rest.trim().chars().take(20).collect();
     let (message, hint) = if near.is_empty() {
         (
             "expression ends too early".to_string(),
