@@ -453,3 +453,14 @@ fn warnings_for_ignored_things() {
     assert!(text.iter().any(|t| t.contains("option 'foo'")));
     assert!(text.iter().any(|t| t.contains("resistance 0")));
 }
+
+#[test]
+fn longest_accepted_expression_fits_a_default_thread_stack() {
+    // 1990 operators (the limit is 2000) in a 2 MB test thread: a left-deep tree 1990 deep.
+    let text = format!(
+        "long\nV1 a 0 1\nB1 b 0 V=0{}\nR1 b 0 1\n.op\n",
+        "+v(a)".repeat(1990)
+    );
+    let c = load(&text);
+    assert_eq!(c.elements.len(), 3);
+}

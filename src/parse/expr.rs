@@ -20,7 +20,7 @@ use crate::expr::{BinaryOp, Expr, Func, UnaryOp};
 /// Deepest nesting of parentheses / `?:` accepted.
 pub const MAX_NESTING: usize = 48;
 /// Most binary operators in one expression (the tree depth of a long sum).
-pub const MAX_OPERATORS: usize = 8192;
+pub const MAX_OPERATORS: usize = 2000;
 
 /// Where and why an expression did not parse (byte offset into the parsed text).
 #[derive(Debug, Clone, PartialEq)]
