@@ -453,3 +453,102 @@ fn warnings_for_ignored_things() {
     assert!(text.iter().any(|t| t.contains("option 'foo'")));
     assert!(text.iter().any(|t| t.contains("resistance 0")));
 }
+
+#[test]
+fn longest_accepted_expression_fits_a_default_thread_stack() {
+    // 1990 operators (the limit is 2000) in a 2 MB test thread: a left-deep tree 1990 deep.
+    let text = format!(
+        "long\nV1 a 0 1\nB1 b 0 V=0{}\nR1 b 0 1\n.op\n",
+        "+v(a)".repeat(1990)
+    );
+    let c = load(&text);
+    assert_eq!(c.elements.len(), 3);
+}
+
+#[test]
+fn include_and_lib_sections_relative_to_the_including_file() {
+    let dir = std::env::temp_dir().join(format!("dfcsim-inc-{}", std::process::id()));
+    let sub = dir.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(
+        sub.join("models.lib"),
+        "* library with two sections
+.lib fast
+.param rfast = 1k
+.model opa opamp(a0=1e6)
+.endl fast
+.lib slow
+.param rslow = 100k
+.include ../common.inc
+.endl
+",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("common.inc"),
+        "* no title line in includes\nRc c 0 5\n",
+    )
+    .unwrap();
+    std::fs::write(
+        sub.join("amp.inc"),
+        ".subckt buf in out\nE1 out 0 in 0 1\n.ends\n.lib 'models.lib' slow\n",
+    )
+    .unwrap();
+    let main = dir.join("main.cir");
+    let text = "includes
+.include sub/amp.inc
+.LIB \"sub/models.lib\" FAST
+V1 c 0 1
+X1 c o buf
+R1 o 0 {rfast}
+R2 o 0 {rslow}
+A1 [c] [o] opa
+.op
+";
+    std::fs::write(&main, text).unwrap();
+    let c = dfcsim::elaborate::load(&main).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        names(&c),
+        vec!["rc", "v1", "e.x1.e1", "r1", "r2", "a1"],
+        "{:?}",
+        c.elements
+    );
+    let rc = &c.elements[0];
+    assert!(rc.span.file.ends_with("common.inc"));
+    assert_eq!((rc.span.line, rc.span.col), (2, 1));
+    match kind(&c, "r2") {
+        ElementKind::Resistor { ohms, .. } => assert_eq!(*ohms, 1e5),
+        k => panic!("{k:?}"),
+    }
+    // An error inside an included file names that file and line.
+    std::fs::write(dir.join("common.inc"), "* bad\nRc c 0 5x.5\n").unwrap();
+    let e = dfcsim::elaborate::load(&main).unwrap_err();
+    assert!(e.span.file.ends_with("common.inc"), "{e}");
+    assert_eq!((e.span.line, e.span.col), (2, 8), "{e}");
+    assert!(e.to_string().contains("\n   2 | Rc c 0 5x.5"), "{e}");
+    // A missing section is an error at the .lib card.
+    let e = load_str(
+        "t\n.lib sub/models.lib typical\n.op\n",
+        &dir.join("other.cir"),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("section 'typical'"), "{e}");
+    assert_eq!((e.span.line, e.span.col), (2, 6));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn uic_allows_capacitor_only_nodes_but_dc_does_not() {
+    let net =
+        |analysis: &str| format!("t\nI1 0 a 1u\nC1 a b 1n\nC2 b 0 1n\nR1 a 0 1k\n{analysis}\n");
+    assert!(load_str(&net(".tran 1n 1u uic"), Path::new("t.cir")).is_ok());
+    let e = load_str(&net(".tran 1n 1u"), Path::new("t.cir")).unwrap_err();
+    assert_eq!(e.kind, dfcsim::elaborate::ErrorKind::FloatingNode);
+    assert_eq!(e.text, "b");
+    // Parallel inductors are a loop at DC only.
+    let l = |analysis: &str| format!("t\nV1 a 0 1\nR1 a b 1\nL1 b 0 1u\nL2 b 0 2u\n{analysis}\n");
+    assert!(load_str(&l(".tran 1n 1u uic"), Path::new("t.cir")).is_ok());
+    let e = load_str(&l(".op"), Path::new("t.cir")).unwrap_err();
+    assert_eq!(e.kind, dfcsim::elaborate::ErrorKind::VoltageLoop);
+    assert!(e.message.contains("l1, l2"), "{e}");
+}

@@ -62,7 +62,7 @@ pub fn parse_lines(title: String, lines: &[LogicalLine]) -> Result<Netlist> {
                     }
                     Some(Item::Subckt(def))
                 }
-                _ => c.dot_card(&first, &mut netlist, !open.is_empty())?,
+                _ => c.dot_card(&first, &mut netlist, open.last())?,
             }
         } else {
             Some(Item::Element(c.element()?))
@@ -511,6 +511,16 @@ impl<'a> Cursor<'a> {
             }
         }
         let Some(value) = value else {
+            // `R1 a 10k`: the value was read as the second node.
+            if looks_numeric(&n.text) && !n.text.chars().all(|c| c.is_ascii_digit()) {
+                return Err(NetlistError::new(
+                    ErrorKind::MissingNode,
+                    n.span.clone(),
+                    n.text.clone(),
+                    format!("{label}: missing node ('{}' looks like the value)", n.text),
+                    "write NAME n+ n- value, e.g. R1 a b 10k",
+                ));
+            }
             return Err(self.err_tok(
                 self.pos,
                 ErrorKind::Syntax,
@@ -906,17 +916,27 @@ impl<'a> Cursor<'a> {
         &mut self,
         card: &str,
         netlist: &mut Netlist,
-        in_subckt: bool,
+        open_subckt: Option<&SubcktDef>,
     ) -> Result<Option<Item>> {
         self.pos = 1;
         let span = self.span_tok(0);
         let top_only = |c: &Self| -> Result<()> {
-            if in_subckt {
-                Err(c.err_tok(
-                    0,
-                    ErrorKind::Syntax,
-                    format!("{card} is not allowed inside .subckt"),
-                    "move it outside the subcircuit definition",
+            if let Some(def) = open_subckt {
+                // Most likely a forgotten `.ends`: point at the definition.
+                Err(NetlistError::new(
+                    ErrorKind::UnbalancedSubckt,
+                    def.span.clone(),
+                    format!(".subckt {}", def.name.text),
+                    format!(
+                        "`.subckt {}` has no matching `.ends` before `{card}` (line {})",
+                        def.name.text,
+                        c.span_tok(0).line
+                    ),
+                    format!(
+                        "close the definition with `.ends {}`; {card} is not allowed inside a \
+                         subcircuit",
+                        def.name.text
+                    ),
                 ))
             } else {
                 Ok(())
@@ -1028,7 +1048,7 @@ impl<'a> Cursor<'a> {
             let rest = &text[pos..];
             let name_len = rest
                 .char_indices()
-                .find(|&(i, c)| !(c.is_ascii_alphanumeric() || c == '_' || (i == 0 && c == '_')))
+                .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_'))
                 .map(|(i, _)| i)
                 .unwrap_or(rest.len());
             let name_ok =
@@ -1100,6 +1120,19 @@ impl<'a> Cursor<'a> {
                 })?;
                 (e, end + 1, vstart + 1, inner)
             } else {
+                let word = vtext.split_whitespace().next().unwrap_or("");
+                let plain = word
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_');
+                if plain && looks_numeric(word) && parse_value_token(word).is_none() {
+                    return Err(NetlistError::new(
+                        ErrorKind::BadNumber,
+                        self.line.span_at(vstart),
+                        word.to_string(),
+                        format!("bad number '{word}'"),
+                        "numbers look like 1.5, 2e-3, 10k, 4.7u, 1meg (suffixes f p n u m k meg g t)",
+                    ));
+                }
                 let (rest, e) = parse_expr_prefix(vtext).map_err(|e| {
                     let bad = vtext.split_whitespace().next().unwrap_or("").to_string();
                     let kind = if looks_numeric(&bad) && parse_value_token(&bad).is_none() {

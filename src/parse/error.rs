@@ -72,7 +72,7 @@ impl fmt::Display for NetlistError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: error: {}", self.span, self.message)?;
         let number = self.span.line.to_string();
-        let pad = " ".repeat(number.len() + 3);
+        let pad = " ".repeat(number.len() + 4);
         if !self.line_text.is_empty() {
             write!(f, "\n   {} | {}", number, self.line_text.trim_end())?;
         }

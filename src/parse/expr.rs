@@ -20,7 +20,7 @@ use crate::expr::{BinaryOp, Expr, Func, UnaryOp};
 /// Deepest nesting of parentheses / `?:` accepted.
 pub const MAX_NESTING: usize = 48;
 /// Most binary operators in one expression (the tree depth of a long sum).
-pub const MAX_OPERATORS: usize = 8192;
+pub const MAX_OPERATORS: usize = 2000;
 
 /// Where and why an expression did not parse (byte offset into the parsed text).
 #[derive(Debug, Clone, PartialEq)]
@@ -329,7 +329,7 @@ fn check_limits(text: &str) -> Result<(), ExprError> {
 
 fn error_at(text: &str, rest: &str) -> ExprError {
     let offset = text.len() - rest.len();
-    let near: String = rest.trim_start().chars().take(20).collect();
+    let near: String = rest.trim().chars().take(20).collect();
     let (message, hint) = if near.is_empty() {
         (
             "expression ends too early".to_string(),
