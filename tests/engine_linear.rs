@@ -81,13 +81,7 @@ fn rc_step_matches_exact_solution_adaptive() {
 fn simulator_reruns_with_new_conductance() {
     let c = rc(Method::Trap);
     let mut sim = Simulator::new(&c).unwrap();
-    let spec = TranSpec {
-        tstep: 1e-5,
-        tstop: 1e-3,
-        tstart: 0.0,
-        tmax: None,
-        uic: false,
-    };
+    let spec = TranSpec::new(1e-5, 1e-3);
     let (a, e) = sim.run_tran(&spec);
     assert!(e.is_none());
     sim.set_conductance(1, 1.0 / 500.0).unwrap();

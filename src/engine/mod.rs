@@ -122,6 +122,7 @@ pub fn simulate_with(circuit: &Circuit, registry: &ArrayRegistry) -> SimOutcome 
                 tstart: *tstart,
                 tmax: *tmax,
                 uic: *uic,
+                fixed_step: None,
             }),
         };
         results.push(res);
@@ -364,6 +365,36 @@ impl Simulator {
                 message: "not a capacitor".into(),
             }),
         }
+    }
+
+    /// Residual f(x) and dense Jacobian at `x` (length = unknowns) and time `t`, with
+    /// charges integrated by backward Euler of step `h` (`None`: DC). For tests and
+    /// diagnostics; it disturbs the integration history.
+    pub fn linearize(&mut self, x: &[f64], t: f64, h: Option<f64>) -> (Vec<f64>, Vec<Vec<f64>>) {
+        let n = self.n;
+        self.x[..n].copy_from_slice(x);
+        self.x[n] = 0.0;
+        let setup = newton::NewtonSetup {
+            ctx: crate::devices::LoadCtx {
+                time: t,
+                source_factor: 1.0,
+                dc: h.is_none(),
+            },
+            coeffs: h.map(integrator::backward_euler).unwrap_or_default(),
+            max_iter: 1,
+            gshunt: 0.0,
+            force_ic: false,
+            max_dv: None,
+        };
+        self.assemble(&setup);
+        let p = self.lu.pattern();
+        let mut dense = vec![vec![0.0; n]; n];
+        for c in 0..n {
+            for k in p.col_ptr[c]..p.col_ptr[c + 1] {
+                dense[p.row_idx[k]][c] = self.jac[k];
+            }
+        }
+        (self.f[..n].to_vec(), dense)
     }
 
     /// Direct access to a device (e.g. an array device registered by another module).

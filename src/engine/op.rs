@@ -74,25 +74,10 @@ impl Simulator {
             }
             g /= 10.0;
         }
-        if gmin_ok {
-            let saved = self.x.clone();
-            if self.newton(&base, it).is_ok() {
-                return Ok(());
-            }
-            // Floating nodes (e.g. between capacitors) keep gmin to ground, like ngspice.
-            self.x.copy_from_slice(&saved);
-            if self
-                .newton(
-                    &NewtonSetup {
-                        gshunt: self.options.gmin,
-                        ..base
-                    },
-                    it,
-                )
-                .is_ok()
-            {
-                return Ok(());
-            }
+        // As in ngspice, the last step removes the shunt: a node without a DC path
+        // (e.g. between two capacitors) stays an error that names it.
+        if gmin_ok && self.newton(&base, it).is_ok() {
+            return Ok(());
         }
         // Source stepping: ramp every independent source from 0 to its value.
         self.x.fill(0.0);

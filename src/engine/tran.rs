@@ -16,6 +16,23 @@ pub struct TranSpec {
     pub tstart: f64,
     pub tmax: Option<f64>,
     pub uic: bool,
+    /// Fixed step (seconds): no error control, the method's full order after the first
+    /// step; for convergence studies and for runs that must share a time grid.
+    pub fixed_step: Option<f64>,
+}
+
+impl TranSpec {
+    /// `.tran tstep tstop` with the other fields at their defaults.
+    pub fn new(tstep: f64, tstop: f64) -> TranSpec {
+        TranSpec {
+            tstep,
+            tstop,
+            tstart: 0.0,
+            tmax: None,
+            uic: false,
+            fixed_step: None,
+        }
+    }
 }
 
 /// Copies of the history, to undo the intermediate rotation of a rejected TR-BDF2 step.
@@ -54,7 +71,15 @@ impl Simulator {
             tstart,
             tmax,
             uic,
+            fixed_step,
         } = *spec;
+        if let Some(hf) = fixed_step {
+            if !(hf.is_finite() && hf > 0.0) {
+                return Err(SimError::BadAnalysis(format!(
+                    "fixed step must be > 0, got {hf}"
+                )));
+            }
+        }
         if !(tstop.is_finite() && tstop > 0.0) {
             return Err(SimError::BadAnalysis(format!(
                 ".tran: tstop must be > 0, got {tstop}"
@@ -153,7 +178,10 @@ impl Simulator {
 
         while t < tstop - min_break {
             h = h.min(max_step);
-            if at_break {
+            if let Some(hf) = fixed_step {
+                h = hf;
+                order = if first { 1 } else { max_order };
+            } else if at_break {
                 order = 1;
                 h = h.min(0.1 * save_delta.min(bps[bi] - t));
                 if first {
@@ -211,8 +239,8 @@ impl Simulator {
                     }
                     continue;
                 }
-                if first {
-                    break h_now;
+                if first || fixed_step.is_some() {
+                    break h;
                 }
                 let step_len = h_now;
                 let (sub_deltas, lte_order) = (deltas_for(method, order, h_now, &deltas), order);
