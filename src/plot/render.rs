@@ -397,6 +397,18 @@ fn draw_panel<DB: DrawingBackend>(
         let style = line_style(s, k);
         for segment in segments(s, xs, ys, (x0, x1), plot_px) {
             match s.line {
+                // The bitmap backend (k > 1) joins thick polylines with unlimited miters,
+                // which shoot spikes far out of the plot at sharp zigzags: there, draw
+                // each segment on its own. SVG viewers limit miters themselves.
+                LineKind::Solid if k > 1 => {
+                    chart
+                        .draw_series(
+                            segment
+                                .windows(2)
+                                .map(|w| PathElement::new(vec![w[0], w[1]], style)),
+                        )
+                        .map_err(err)?;
+                }
                 LineKind::Solid => {
                     chart
                         .draw_series(LineSeries::new(segment.iter().copied(), style))
