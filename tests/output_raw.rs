@@ -341,6 +341,13 @@ fn write_all_writes_csv_of_tran_and_raw_of_all_plots() {
     assert_eq!(csv.signals, plots[1].signals);
     assert_eq!(csv.rows(), 50);
     assert_same_bits(&plots, &raw::read(&paths[1]).unwrap());
+    // A transient that stopped before its first point: the CSV is its header alone.
+    let mut stopped = plots.clone();
+    stopped[1].data.clear();
+    let paths = output::write_all(&dir, "stopped", &stopped, false).unwrap();
+    let csv = std::fs::read_to_string(&paths[0]).unwrap();
+    assert_eq!(csv, "time,v(in),v(x1.n2),i(v1),u1\n");
+    assert_same_bits(&stopped, &raw::read(&paths[1]).unwrap());
     // Only `.op`: the CSV holds its single row.
     let paths = output::write_all(&dir, "op", &plots[..1], true).unwrap();
     let csv = std::fs::read_to_string(&paths[0]).unwrap();

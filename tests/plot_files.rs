@@ -289,6 +289,25 @@ fn cli_plots_rawfile_next_to_input() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("no signal matches `v(zzz)`"), "{err}");
+    // --plot picks one plot of several; the operating point has no curve to draw
+    let o = dfcsim(&[
+        "plot".as_ref(),
+        raw_path.as_os_str(),
+        "--plot".as_ref(),
+        "op".as_ref(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Operating Point"));
+    let o = dfcsim(&[
+        "plot".as_ref(),
+        raw_path.as_os_str(),
+        "--plot".as_ref(),
+        "1".as_ref(),
+        "-o".as_ref(),
+        dir.join("tran.png").as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(dir.join("tran.png").exists());
     let o = dfcsim(&["plot".as_ref(), dir.join("missing.raw").as_os_str()]);
     assert!(!o.status.success());
     clean(&dir);
@@ -364,5 +383,54 @@ fn generic_csv_without_time_column() {
     let png = dir.join("sweep.png");
     plot::waveforms(&w, &PlotSpec::default(), &png).unwrap();
     assert_drawn(&png, fig.size(), 1);
+    clean(&dir);
+}
+
+#[test]
+fn sharp_zigzags_stay_inside_the_plot_area() {
+    // Dense alternating samples once drew miter spikes across the title (plotters joins
+    // thick bitmap polylines with unlimited miters).
+    let dir = temp_dir("zigzag");
+    let x: Vec<f64> = (0..20_000).map(|i| i as f64 * 1e-9).collect();
+    let y: Vec<f64> = (0..20_000)
+        .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 } * (1.0 + 1e-3 * (i % 7) as f64))
+        .collect();
+    let fig = Figure::new(
+        "zigzag",
+        vec![Panel {
+            x: Axis::new("time", "s"),
+            y: Axis::new("voltage", "V"),
+            series: vec![Series {
+                label: "v(z)".into(),
+                x,
+                y,
+                color: 0,
+                ..Series::default()
+            }],
+            ..Panel::default()
+        }],
+    );
+    let png = dir.join("zigzag.png");
+    plot::lines(&fig, &png).unwrap();
+    let pic = assert_drawn(&png, fig.size(), 1);
+    let blue = plot::PALETTE[0];
+    let near_blue = |p: &[u8; 3]| {
+        p.iter()
+            .zip([blue.0, blue.1, blue.2])
+            .all(|(a, b)| a.abs_diff(b) <= 60)
+    };
+    // Title band (top 44 rows) and the x-label band (bottom 40 rows) hold no curve pixels.
+    let w = pic.width as usize;
+    let h = pic.height as usize;
+    let outside = pic
+        .pixels
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| {
+            let row = i / w;
+            (row < 44 || row >= h - 40) && near_blue(p)
+        })
+        .count();
+    assert_eq!(outside, 0, "curve pixels outside the plot area");
     clean(&dir);
 }

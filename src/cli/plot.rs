@@ -20,6 +20,10 @@ pub struct Args {
     /// End of the time window (seconds; SI suffixes allowed).
     #[arg(long, value_parser = parse_time)]
     pub to: Option<f64>,
+    /// Which plot of a rawfile holding several (e.g. `.op` and `.tran`): its index from 0
+    /// or a word of its name (`tran`, `op`). Default: the transient.
+    #[arg(long)]
+    pub plot: Option<String>,
     /// Output picture, `.png` or `.svg`. Default: next to FILE with `.png`.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -48,8 +52,23 @@ fn plot_file(args: &Args, out: &Path) -> Result<(), crate::CliError> {
         return Err(format!("--from {a:e} must be before --to {b:e}").into());
     }
     let plots = output::read_waveforms(&args.file)?;
-    let Some(main) = output::main_plot(&plots) else {
-        return Err(format!("{}: no plots in the file", args.file.display()).into());
+    let main = match &args.plot {
+        None => output::main_plot(&plots),
+        Some(which) => choose_plot(&plots, which),
+    };
+    let Some(main) = main else {
+        let names: Vec<String> = plots
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{i}: {}", p.plot_name))
+            .collect();
+        return Err(format!(
+            "{}: no plot `{}`; plots in the file: {}",
+            args.file.display(),
+            args.plot.as_deref().unwrap_or(""),
+            names.join(", ")
+        )
+        .into());
     };
     let is_metrics = main
         .signals
@@ -121,4 +140,26 @@ fn select_metrics(m: &mut crate::waveform::Waveforms, args: &Args) -> Result<(),
     }
     *m = out;
     Ok(())
+}
+
+/// A plot by index or by a case-insensitive word of its name (`tran` finds
+/// `Transient Analysis`, `op` finds `Operating Point`).
+fn choose_plot<'a>(
+    plots: &'a [crate::waveform::Waveforms],
+    which: &str,
+) -> Option<&'a crate::waveform::Waveforms> {
+    if let Ok(i) = which.trim().parse::<usize>() {
+        return plots.get(i);
+    }
+    let w = which.trim().to_lowercase();
+    let initials = |name: &str| -> String {
+        name.split_whitespace()
+            .filter_map(|word| word.chars().next())
+            .collect::<String>()
+            .to_lowercase()
+    };
+    plots.iter().find(|p| {
+        let name = p.plot_name.to_lowercase();
+        name.contains(&w) || initials(&name) == w
+    })
 }

@@ -80,12 +80,12 @@ pub fn write_all(
     Ok(written)
 }
 
-/// The plot a single-table output (CSV, a plot) should show: the first time-based plot
-/// with samples, else the first plot.
+/// The plot a single-table output (CSV, a picture) shows: the first time-based plot (the
+/// transient, even when it stopped before its first point), else the first plot.
 pub fn main_plot(plots: &[Waveforms]) -> Option<&Waveforms> {
     plots
         .iter()
-        .find(|w| w.signals.first().is_some_and(|s| s.unit == Unit::Time) && w.rows() > 0)
+        .find(|w| w.signals.first().is_some_and(|s| s.unit == Unit::Time))
         .or_else(|| plots.first())
 }
 

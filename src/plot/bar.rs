@@ -51,10 +51,14 @@ pub fn bar_chart(chart: &BarChart, path: &Path) -> Result<(), PlotError> {
 }
 
 impl Draw for BarChart {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        k: u32,
+    ) -> Result<(), String> {
         root.fill(&WHITE).map_err(err)?;
-        let (title_area, body) = root.split_vertically(TITLE_HEIGHT);
-        draw_title(&title_area, &self.title)?;
+        let (title_area, body) = root.split_vertically(TITLE_HEIGHT * k);
+        draw_title(&title_area, &self.title, k)?;
         let finite = self.bars.iter().map(|b| b.value).filter(|v| v.is_finite());
         // Bars start at zero, so zero is always inside the range.
         let lo = finite.clone().fold(0.0f64, f64::min);
@@ -75,9 +79,9 @@ impl Draw for BarChart {
         }
         let n = self.bars.len();
         let mut chart = ChartBuilder::on(&body)
-            .margin(12)
-            .x_label_area_size(50)
-            .y_label_area_size(80)
+            .margin(12 * k)
+            .x_label_area_size(50 * k)
+            .y_label_area_size(80 * k)
             .build_cartesian_2d(-0.5f64..n as f64 - 0.5, y0..y1)
             .map_err(err)?;
         let labels: Vec<String> = self.bars.iter().map(|b| b.label.clone()).collect();
@@ -99,8 +103,10 @@ impl Draw for BarChart {
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
             .y_desc(y_desc)
-            .label_style(font(14))
-            .axis_desc_style(font(15))
+            .label_style(font(14 * k))
+            .axis_desc_style(font(15 * k))
+            .axis_style(BLACK.stroke_width(k))
+            .set_all_tick_mark_size(4 * k)
             .bold_line_style(RGBColor(215, 215, 215))
             .light_line_style(RGBColor(242, 242, 242))
             .draw()
@@ -123,7 +129,7 @@ impl Draw for BarChart {
                 .draw_series(std::iter::once(Text::new(
                     format::compact(v),
                     (x, v + offset),
-                    font(14).pos(Pos::new(HPos::Center, anchor)),
+                    font(14 * k).pos(Pos::new(HPos::Center, anchor)),
                 )))
                 .map_err(err)?;
         }

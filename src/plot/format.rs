@@ -16,13 +16,15 @@ pub fn si_prefix(exp3: i32) -> &'static str {
     }
 }
 
-/// The multiple-of-3 exponent that shows values up to `max_abs` with 1–3 integer digits.
+/// The multiple-of-3 exponent for an axis whose largest magnitude is `max_abs`: values
+/// from 0.5 to 500 of the prefixed unit, so that 0.95 V reads `0 … 1 V` rather than
+/// `0 … 1000 mV` (and 0.3 V reads 300 mV).
 pub fn engineering_exponent(max_abs: f64) -> i32 {
     if !(max_abs.is_finite() && max_abs > 0.0) {
         return 0;
     }
-    // A tiny nudge so that 999.9999999 (rounding noise) still counts as 1e3.
-    let e = (max_abs * (1.0 + 1e-9)).log10().floor() as i32;
+    // A tiny nudge so that 499.9999999 (rounding noise) still counts as 500.
+    let e = (2.0 * max_abs * (1.0 + 1e-9)).log10().floor() as i32;
     (e.div_euclid(3) * 3).clamp(-15, 12)
 }
 
@@ -180,9 +182,11 @@ mod tests {
     #[test]
     fn exponents_and_prefixes() {
         assert_eq!(engineering_exponent(3e-6), -6);
-        assert_eq!(engineering_exponent(999.0), 0);
-        assert_eq!(engineering_exponent(1000.0), 3);
-        assert_eq!(engineering_exponent(0.5e-3), -6);
+        assert_eq!(engineering_exponent(499.0), 0);
+        assert_eq!(engineering_exponent(500.0), 3);
+        assert_eq!(engineering_exponent(0.95), 0);
+        assert_eq!(engineering_exponent(0.3), -3);
+        assert_eq!(engineering_exponent(0.4e-3), -6);
         assert_eq!(engineering_exponent(1e-3), -3);
         assert_eq!(engineering_exponent(0.0), 0);
         assert_eq!(si_prefix(-6), "µ");

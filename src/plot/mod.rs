@@ -19,7 +19,7 @@ use plotters::prelude::*;
 
 pub use bar::{Bar, BarChart, bar_chart};
 pub use training::{training, training_figure};
-pub use waveforms::{PlotSpec, waveforms, waveforms_figure};
+pub use waveforms::{PlotSpec, plot_run, waveforms, waveforms_figure};
 
 /// Errors of plotting; each names the output file or the missing signal.
 #[derive(Debug, thiserror::Error)]

@@ -11,10 +11,16 @@ use super::{
     register_font,
 };
 
-/// Something that draws itself on any plotters backend.
+/// Something that draws itself on any plotters backend. `k` multiplies every pixel size
+/// (fonts, margins, line widths): PNGs are drawn at `k = 2` and averaged down, which
+/// smooths lines and text that the bitmap backend does not antialias.
 pub(crate) trait Draw {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, k: u32)
+    -> Result<(), String>;
 }
+
+/// Supersampling factor of PNG output.
+const PNG_SUPERSAMPLE: u32 = 2;
 
 /// Creates the backend for `path` by extension and draws `what` on it.
 pub(crate) fn render(path: &Path, size: (u32, u32), what: &impl Draw) -> Result<(), PlotError> {
@@ -39,14 +45,46 @@ pub(crate) fn render(path: &Path, size: (u32, u32), what: &impl Draw) -> Result<
         message,
     };
     if ext.as_deref() == Some("png") {
-        let root = BitMapBackend::new(path, size).into_drawing_area();
-        what.draw(&root).map_err(draw_err)?;
-        root.present().map_err(|e| draw_err(e.to_string()))
+        let k = PNG_SUPERSAMPLE;
+        let big_size = (size.0 * k, size.1 * k);
+        let mut big = vec![255u8; big_size.0 as usize * big_size.1 as usize * 3];
+        {
+            let root = BitMapBackend::with_buffer(&mut big, big_size).into_drawing_area();
+            what.draw(&root, k).map_err(draw_err)?;
+            root.present().map_err(|e| draw_err(e.to_string()))?;
+        }
+        let small = downsample(&big, big_size, k);
+        let mut png = BitMapBackend::new(path, size);
+        png.blit_bitmap((0, 0), size, &small)
+            .map_err(|e| draw_err(e.to_string()))?;
+        png.present().map_err(|e| draw_err(e.to_string()))
     } else {
         let root = SVGBackend::new(path, size).into_drawing_area();
-        what.draw(&root).map_err(draw_err)?;
+        what.draw(&root, 1).map_err(draw_err)?;
         root.present().map_err(|e| draw_err(e.to_string()))
     }
+}
+
+/// Averages `k`×`k` blocks of an RGB buffer.
+fn downsample(big: &[u8], (bw, bh): (u32, u32), k: u32) -> Vec<u8> {
+    let (w, h) = ((bw / k) as usize, (bh / k) as usize);
+    let (bw, k) = (bw as usize, k as usize);
+    let mut out = vec![0u8; w * h * 3];
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..3 {
+                let mut sum = 0u32;
+                for dy in 0..k {
+                    let row = (y * k + dy) * bw;
+                    for dx in 0..k {
+                        sum += u32::from(big[(row + x * k + dx) * 3 + c]);
+                    }
+                }
+                out[(y * w + x) * 3 + c] = ((sum + (k * k / 2) as u32) / (k * k) as u32) as u8;
+            }
+        }
+    }
+    out
 }
 
 pub(crate) fn has_data(p: &Panel) -> bool {
@@ -66,10 +104,14 @@ pub(crate) fn font(size: u32) -> TextStyle<'static> {
 }
 
 impl Draw for Figure {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        k: u32,
+    ) -> Result<(), String> {
         root.fill(&WHITE).map_err(err)?;
-        let (title_area, body) = root.split_vertically(TITLE_HEIGHT);
-        draw_title(&title_area, &self.title)?;
+        let (title_area, body) = root.split_vertically(TITLE_HEIGHT * k);
+        draw_title(&title_area, &self.title, k)?;
         let cols = self.columns.clamp(1, self.panels.len().max(1));
         let rows = self.panels.len().div_ceil(cols).max(1);
         let cells = body.split_evenly((rows, cols));
@@ -84,14 +126,14 @@ impl Draw for Figure {
         // One legend width per grid column, so that stacked plot areas line up.
         let mut layouts = Vec::with_capacity(self.panels.len());
         let mut legend_w = vec![0u32; cols];
-        for (k, (panel, cell)) in self.panels.iter().zip(&cells).enumerate() {
-            let layout = legend_layout(cell, &legend_labels(panel))?;
-            legend_w[k % cols] = legend_w[k % cols].max(layout.width());
+        for (i, (panel, cell)) in self.panels.iter().zip(&cells).enumerate() {
+            let layout = legend_layout(cell, &legend_labels(panel), k)?;
+            legend_w[i % cols] = legend_w[i % cols].max(layout.width());
             layouts.push(layout);
         }
-        for (k, ((panel, cell), layout)) in self.panels.iter().zip(&cells).zip(&layouts).enumerate()
+        for (i, ((panel, cell), layout)) in self.panels.iter().zip(&cells).zip(&layouts).enumerate()
         {
-            draw_panel(cell, panel, shared, layout, legend_w[k % cols])?;
+            draw_panel(cell, panel, shared, layout, legend_w[i % cols], k)?;
         }
         Ok(())
     }
@@ -100,11 +142,12 @@ impl Draw for Figure {
 pub(crate) fn draw_title<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
+    k: u32,
 ) -> Result<(), String> {
     let (w, h) = area.dim_in_pixel();
-    let title = fit_text(area, title, &font(22), w.saturating_sub(20))?;
-    let style = font(22).pos(Pos::new(HPos::Center, VPos::Center));
-    area.draw_text(&title, &style, (w as i32 / 2, h as i32 / 2 + 2))
+    let title = fit_text(area, title, &font(22 * k), w.saturating_sub(20 * k))?;
+    let style = font(22 * k).pos(Pos::new(HPos::Center, VPos::Center));
+    area.draw_text(&title, &style, (w as i32 / 2, h as i32 / 2 + 2 * k as i32))
         .map_err(err)
 }
 
@@ -237,19 +280,20 @@ impl LegendLayout {
 fn legend_layout<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     labels: &[&str],
+    k: u32,
 ) -> Result<LegendLayout, String> {
     let (w, h) = area.dim_in_pixel();
     let mut text_w = 0;
     for l in labels {
         text_w = text_w.max(
-            area.estimate_text_size(l, &font(LEGEND_FONT))
+            area.estimate_text_size(l, &font(k * LEGEND_FONT))
                 .map_err(err)?
                 .0,
         );
     }
     let max_total = w * 2 / 5;
-    let col_width = (text_w + LEGEND_SAMPLE + 24).min(max_total);
-    let per_col = (h.saturating_sub(LEGEND_TOP + 40) / LEGEND_ROW).max(1) as usize;
+    let col_width = (text_w + (k * LEGEND_SAMPLE) + 24 * k).min(max_total);
+    let per_col = (h.saturating_sub((k * LEGEND_TOP) + 40 * k) / (k * LEGEND_ROW)).max(1) as usize;
     let need_cols = labels.len().div_ceil(per_col).max(1);
     let columns = need_cols.min((max_total / col_width).max(1) as usize);
     let capacity = columns * per_col;
@@ -268,8 +312,8 @@ fn legend_layout<DB: DrawingBackend>(
     })
 }
 
-fn line_style(s: &Series) -> ShapeStyle {
-    color(s.color).stroke_width(2)
+fn line_style(s: &Series, k: u32) -> ShapeStyle {
+    color(s.color).stroke_width(2 * k)
 }
 
 fn legend_labels(panel: &Panel) -> Vec<&str> {
@@ -287,9 +331,10 @@ fn draw_panel<DB: DrawingBackend>(
     shared_x: Option<(f64, f64)>,
     legend: &LegendLayout,
     legend_w: u32,
+    k: u32,
 ) -> Result<(), String> {
     let (w, _) = cell.dim_in_pixel();
-    let (plot_area, legend_area) = cell.split_horizontally(w.saturating_sub(legend_w.max(10)));
+    let (plot_area, legend_area) = cell.split_horizontally(w.saturating_sub(legend_w.max(10 * k)));
 
     let Some(x_range) = shared_x.or_else(|| data_range(panel, true)) else {
         return Ok(());
@@ -304,14 +349,14 @@ fn draw_panel<DB: DrawingBackend>(
 
     let mut builder = ChartBuilder::on(&plot_area);
     builder
-        .margin_top(8)
-        .margin_left(8)
-        .margin_right(16)
-        .margin_bottom(6)
-        .x_label_area_size(48)
-        .y_label_area_size(78);
+        .margin_top(8 * k)
+        .margin_left(8 * k)
+        .margin_right(16 * k)
+        .margin_bottom(6 * k)
+        .x_label_area_size(48 * k)
+        .y_label_area_size(78 * k);
     if !panel.title.is_empty() {
-        builder.caption(&panel.title, font(16));
+        builder.caption(&panel.title, font(16 * k));
     }
     let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(err)?;
     // On a log axis, one label per decade when the data span two or more decades.
@@ -338,8 +383,10 @@ fn draw_panel<DB: DrawingBackend>(
         .y_label_formatter(&y_fmt)
         .x_desc(x_desc)
         .y_desc(y_desc)
-        .label_style(font(13))
-        .axis_desc_style(font(15))
+        .label_style(font(13 * k))
+        .axis_desc_style(font(15 * k))
+        .axis_style(BLACK.stroke_width(k))
+        .set_all_tick_mark_size(4 * k)
         .bold_line_style(RGBColor(215, 215, 215))
         .light_line_style(RGBColor(242, 242, 242))
         .draw()
@@ -347,9 +394,21 @@ fn draw_panel<DB: DrawingBackend>(
 
     let plot_px = plot_area.dim_in_pixel().0.max(100) as usize;
     for s in &panel.series {
-        let style = line_style(s);
+        let style = line_style(s, k);
         for segment in segments(s, xs, ys, (x0, x1), plot_px) {
             match s.line {
+                // The bitmap backend (k > 1) joins thick polylines with unlimited miters,
+                // which shoot spikes far out of the plot at sharp zigzags: there, draw
+                // each segment on its own. SVG viewers limit miters themselves.
+                LineKind::Solid if k > 1 => {
+                    chart
+                        .draw_series(
+                            segment
+                                .windows(2)
+                                .map(|w| PathElement::new(vec![w[0], w[1]], style)),
+                        )
+                        .map_err(err)?;
+                }
                 LineKind::Solid => {
                     chart
                         .draw_series(LineSeries::new(segment.iter().copied(), style))
@@ -357,7 +416,12 @@ fn draw_panel<DB: DrawingBackend>(
                 }
                 LineKind::Dashed => {
                     chart
-                        .draw_series(DashedLineSeries::new(segment.iter().copied(), 8, 5, style))
+                        .draw_series(DashedLineSeries::new(
+                            segment.iter().copied(),
+                            8 * k,
+                            5 * k,
+                            style,
+                        ))
                         .map_err(err)?;
                 }
             }
@@ -366,14 +430,14 @@ fn draw_panel<DB: DrawingBackend>(
                     .draw_series(
                         segment
                             .iter()
-                            .map(|&p| Circle::new(p, 3, color(s.color).filled())),
+                            .map(|&p| Circle::new(p, 3 * k, color(s.color).filled())),
                     )
                     .map_err(err)?;
             }
         }
     }
     if legend.total > 0 {
-        draw_legend(&legend_area, panel, legend)?;
+        draw_legend(&legend_area, panel, legend, k)?;
     }
     Ok(())
 }
@@ -382,48 +446,47 @@ fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     panel: &Panel,
     layout: &LegendLayout,
+    k: u32,
 ) -> Result<(), String> {
     let entries: Vec<&Series> = panel
         .series
         .iter()
         .filter(|s| !s.label.is_empty())
         .collect();
-    let text_style = font(LEGEND_FONT).pos(Pos::new(HPos::Left, VPos::Center));
-    let max_text = layout.col_width.saturating_sub(LEGEND_SAMPLE + 16);
-    let slot = |k: usize| {
-        let x = 4 + (k / layout.per_col) as i32 * layout.col_width as i32;
-        let y =
-            (LEGEND_TOP + LEGEND_ROW / 2) as i32 + (k % layout.per_col) as i32 * LEGEND_ROW as i32;
+    let text_style = font(k * LEGEND_FONT).pos(Pos::new(HPos::Left, VPos::Center));
+    let max_text = layout.col_width.saturating_sub(k * (LEGEND_SAMPLE + 16));
+    let ki = k as i32;
+    let (row_h, sample) = ((k * LEGEND_ROW) as i32, (k * LEGEND_SAMPLE) as i32);
+    let slot = |n: usize| {
+        let x = 4 * ki + (n / layout.per_col) as i32 * layout.col_width as i32;
+        let y = (k * LEGEND_TOP) as i32 + row_h / 2 + (n % layout.per_col) as i32 * row_h;
         (x, y)
     };
-    for (k, s) in entries.iter().take(layout.shown).enumerate() {
-        let (x, y) = slot(k);
-        let style = line_style(s);
+    for (n, s) in entries.iter().take(layout.shown).enumerate() {
+        let (x, y) = slot(n);
+        let style = line_style(s, k);
         match s.line {
             LineKind::Solid => area
-                .draw(&PathElement::new(
-                    vec![(x, y), (x + LEGEND_SAMPLE as i32, y)],
-                    style,
-                ))
+                .draw(&PathElement::new(vec![(x, y), (x + sample, y)], style))
                 .map_err(err)?,
             LineKind::Dashed => {
                 for dash in 0..3 {
-                    let a = x + dash * 10;
-                    area.draw(&PathElement::new(vec![(a, y), (a + 6, y)], style))
+                    let a = x + dash * 10 * ki;
+                    area.draw(&PathElement::new(vec![(a, y), (a + 6 * ki, y)], style))
                         .map_err(err)?;
                 }
             }
         }
         if s.markers {
             area.draw(&Circle::new(
-                (x + LEGEND_SAMPLE as i32 / 2, y),
-                3,
+                (x + sample / 2, y),
+                3 * k,
                 color(s.color).filled(),
             ))
             .map_err(err)?;
         }
-        let label = fit_text(area, &s.label, &font(LEGEND_FONT), max_text)?;
-        area.draw_text(&label, &text_style, (x + LEGEND_SAMPLE as i32 + 6, y))
+        let label = fit_text(area, &s.label, &font(k * LEGEND_FONT), max_text)?;
+        area.draw_text(&label, &text_style, (x + sample + 6 * ki, y))
             .map_err(err)?;
     }
     let hidden = entries.len() - layout.shown;

@@ -126,6 +126,12 @@ pub fn training_figure(metrics: &Waveforms) -> Result<Figure, PlotError> {
         }
     }
     grouped.sort_by_key(|(g, _)| *g); // stable: other metrics keep file order
+    // A lone metric is named by its panel title: no legend needed.
+    for (_, p) in &mut grouped {
+        if p.series.len() == 1 && p.series[0].label == p.title {
+            p.series[0].label.clear();
+        }
+    }
     let panels: Vec<Panel> = grouped.into_iter().map(|(_, p)| p).collect();
     let mut fig = Figure::new(&format!("training curves — {}", metrics.title), panels);
     fig.columns = if fig.panels.len() > 1 { 2 } else { 1 };

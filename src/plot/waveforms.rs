@@ -38,6 +38,14 @@ pub fn waveforms(w: &Waveforms, spec: &PlotSpec, path: &Path) -> Result<(), Plot
     lines(&waveforms_figure(w, spec)?, path)
 }
 
+/// Draws every signal of the main plot of a run (the transient, else the first plot), as
+/// `dfcsim run --plot` wants: `plot_run(&plots, &dir.join(format!("{stem}.png")))`.
+pub fn plot_run(plots: &[Waveforms], path: &Path) -> Result<(), PlotError> {
+    let main = crate::output::main_plot(plots)
+        .ok_or_else(|| PlotError::Empty("the run produced no plots".into()))?;
+    waveforms(main, &PlotSpec::default(), path)
+}
+
 /// Panel order and axis of each unit.
 fn unit_axis(u: Unit) -> (usize, Axis) {
     match u {
