@@ -7,8 +7,9 @@ Layer sizes N0-N1-...-NL. Every neuron j of layer l is a node n<l>_<j> with R ||
 A B source writes its rate r<l>_<j> = tanh(h) onto its own node, and every synapse is one G
 source injecting w * gl * r_prev (gl = 1/R) into the next layer's neuron node, so at rest
 h = sum_k w_jk r_k. The input layer is driven by V sources u<k> (SIN and PULSE, alternating;
-the pulses share one timing) through G sources of gain gl. Weights are uniform in +-scale/sqrt(fan_in) from a fixed seed,
-so the same arguments always give the same netlist (byte for byte).
+the pulses share one timing) through G sources of gain gl. Weights are uniform in
++-WEIGHT_SCALE/sqrt(fan_in) from a fixed seed, so the same arguments always give the same
+netlist (byte for byte).
 
 Plain ngspice/dfcsim netlist language only (R, C, V, G, B, .options, .tran).
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# dfcsim vs ngspice 39 on the same netlists, in one run: wall time (best of N runs, process
-# start to exit, rawfile written), speed-up, accepted time points, and the agreement of the
-# two waveforms (worst |dfcsim - ngspice| over all node voltages and V-source currents,
+# dfcsim vs ngspice 39 on the same netlists, in one run: wall and CPU time (best of N runs,
+# process start to exit, rawfile written), speed-up, accepted time points, and the agreement
+# of the two waveforms (worst |dfcsim - ngspice| over all node voltages and V-source currents,
 # relative to each signal's range, dfcsim interpolated onto ngspice's points: bench/compare.py).
 # For scale, the last column gives the same measure between ngspice's own gear and trap runs.
 #
@@ -12,8 +12,8 @@
 #   --runs N     timing runs per simulator and netlist, best kept (default 3)
 #   --no-build   use target/release/dfcsim as it is
 #   --save       also copy the table to bench/results/vs_ngspice.txt
-# DFCSIM=path overrides the dfcsim binary (then nothing is built). Work files go to bench/out/. If `dfcsim run` is missing or fails, its columns say so and the
-# ngspice half still runs.
+# DFCSIM=path overrides the dfcsim binary (then nothing is built). Work files go to bench/out/.
+# If `dfcsim run` is missing or fails, its columns say so and the ngspice half still runs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -44,19 +44,22 @@ if [ ${#netlists[@]} = 0 ]; then
   done
 fi
 
-# best_time LOG CMD...: runs CMD $runs times, prints the best wall time in seconds; fails if
-# any run fails (its output is kept in LOG).
+# best_time LOG CMD...: runs CMD $runs times; prints the best wall time and the best CPU time
+# (user + sys, children included) in seconds; fails if any run fails (output kept in LOG).
 best_time() {
-  local log=$1 best="" t0 t1 t
+  local log=$1 best_wall="" best_cpu="" tf wall user sys cpu
   shift
+  tf=$(mktemp)
   for _ in $(seq "$runs"); do
-    t0=$(date +%s.%N)
-    "$@" >"$log" 2>&1 || return 1
-    t1=$(date +%s.%N)
-    t=$(echo "$t1 - $t0" | bc -l)
-    if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
+    TIMEFORMAT='%3R %3U %3S'
+    { time "$@" >"$log" 2>&1; } 2>"$tf" || { rm -f "$tf"; return 1; }
+    read -r wall user sys <"$tf"
+    cpu=$(echo "$user + $sys" | bc -l)
+    if [ -z "$best_wall" ] || [ "$(echo "$wall < $best_wall" | bc -l)" = 1 ]; then best_wall=$wall; fi
+    if [ -z "$best_cpu" ] || [ "$(echo "$cpu < $best_cpu" | bc -l)" = 1 ]; then best_cpu=$cpu; fi
   done
-  printf '%.3f' "$best"
+  rm -f "$tf"
+  printf '%.3f %.3f' "$best_wall" "$best_cpu"
 }
 
 points() { echo $(($(wc -l <"$1") - 1)); }
@@ -67,15 +70,20 @@ table=$out/last_run.txt
     "load average $(cut -d' ' -f1-3 /proc/loadavg), best of $runs runs"
   echo "$(ngspice -v 2>/dev/null | grep -o 'ngspice-[0-9]*' | head -1);" \
     "dfcsim $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-  printf '%-24s %10s %10s %9s %8s %8s %12s %12s\n' netlist "ngspice s" "dfcsim s" speed-up \
-    "ng pts" "dfc pts" "max err/rng" "ng gear/trap"
+  printf '%-20s %9s %9s %9s %9s %8s %7s %7s %11s %11s\n' netlist "ng wall" "ng cpu" \
+    "dfc wall" "dfc cpu" speed-up "ng pts" "dfc pts" "max err/rng" "ng gear/trap"
 } | tee "$table"
 
 for netlist in "${netlists[@]}"; do
   name=$(basename "$netlist" .cir)
   raw=$out/ngspice/$name.raw
   ng_csv=$out/ngspice/$name.csv
-  ng_s=$(best_time "$out/ngspice/$name.log" ngspice -b -r "$raw" "$netlist") || ng_s=failed
+  ng_cpu=-
+  if times=$(best_time "$out/ngspice/$name.log" ngspice -b -r "$raw" "$netlist"); then
+    read -r ng_s ng_cpu <<<"$times"
+  else
+    ng_s=failed
+  fi
   if [ "$ng_s" != failed ] && grep -qiE 'simulation\(s\) aborted|^\s*error' "$out/ngspice/$name.log"; then
     ng_s=failed
   fi
@@ -90,9 +98,11 @@ for netlist in "${netlists[@]}"; do
   fi
   dfc_dir=$out/dfcsim/$name
   mkdir -p "$dfc_dir"
+  dfc_cpu=-
   if [ ! -x "$dfcsim" ]; then
     dfc_s=missing
-  elif dfc_s=$(best_time "$dfc_dir/log" "$dfcsim" run "$netlist" -o "$dfc_dir"); then
+  elif times=$(best_time "$dfc_dir/log" "$dfcsim" run "$netlist" -o "$dfc_dir"); then
+    read -r dfc_s dfc_cpu <<<"$times"
     if [ -f "$dfc_dir/$name.csv" ]; then
       dfc_pts=$(points "$dfc_dir/$name.csv")
       if [ "$ng_s" != failed ]; then
@@ -107,11 +117,12 @@ for netlist in "${netlists[@]}"; do
     if grep -qE 'not built yet|unexpected argument' "$dfc_dir/log"; then dfc_s=missing; else dfc_s=failed; fi
     echo "  dfcsim on $name: $(head -1 "$dfc_dir/log")" >&2
   fi
-  printf '%-24s %10s %10s %9s %8s %8s %12s %12s\n' "$name" "$ng_s" "$dfc_s" "$ratio" \
-    "$ng_pts" "$dfc_pts" "$err" "$self" | tee -a "$table"
+  printf '%-20s %9s %9s %9s %9s %8s %7s %7s %11s %11s\n' "$name" "$ng_s" "$ng_cpu" "$dfc_s" \
+    "$dfc_cpu" "$ratio" "$ng_pts" "$dfc_pts" "$err" "$self" | tee -a "$table"
 done
 {
-  echo "speed-up = ngspice s / dfcsim s; max err/rng = worst |dfcsim - ngspice| / signal range"
+  echo "times in s (wall, and user+sys CPU); speed-up = ngspice wall / dfcsim wall;"
+  echo "max err/rng = worst |dfcsim - ngspice| / signal range"
   echo "(dfcsim interpolated onto ngspice's points; ng gear/trap: ngspice gear vs its own trap)"
 } | tee -a "$table"
 if [ $save = 1 ]; then
