@@ -3,17 +3,21 @@
 
 Both files: header `time,<signal>,...`. The test waveform is interpolated linearly onto the
 reference time points; per reference signal the error is max |test - ref|, reported relative
-to the reference signal's range (max - min). Signals whose range is below FLAT_RANGE are
-reported as absolute errors (marked 'abs'). Same rule as tests/common/mod.rs.
+to the reference signal's range (max - min). A flat signal (range below flat_limit: 1 uV for
+voltages, 1 nA for currents) is compared absolutely instead: marked 'abs', and 'FAIL' when its
+error exceeds that same limit. Same rule as tests/common/mod.rs.
 
 usage: compare.py TEST.csv REF.csv [--quiet]
-prints a table (unless --quiet) and, last line, the worst relative error (or 'missing ...').
+prints a table (unless --quiet) and, last line, the worst relative error over the non-flat
+signals, followed by ' FLAT-FAIL' if a flat signal is off, or 'missing ...' if signals are.
 exit status 0 always when both files parse; the caller decides what is acceptable.
 """
 import bisect
 import sys
 
-FLAT_RANGE = 1e-9
+
+def flat_limit(name):
+    return 1e-9 if name.startswith("i(") else 1e-6
 
 
 def read_csv(path):
@@ -57,7 +61,7 @@ def compare(test, ref):
             if e > worst:
                 worst, worst_t = e, t
         rng = max(ys_ref) - min(ys_ref)
-        rel = worst / rng if rng > FLAT_RANGE else None
+        rel = worst / rng if rng > flat_limit(name) else None
         yield name, worst_t, worst, rng, rel
 
 
@@ -65,7 +69,7 @@ def main():
     quiet = "--quiet" in sys.argv
     args = [a for a in sys.argv[1:] if a != "--quiet"]
     test, ref = read_csv(args[0]), read_csv(args[1])
-    worst_rel, missing = 0.0, []
+    worst_rel, missing, flat_fail = 0.0, [], False
     if not quiet:
         print(f"{'signal':<16} {'worst t [s]':>12} {'|err|':>10} {'range':>10} {'err/range':>10}")
     for name, t, err, rng, rel in compare(test, ref):
@@ -74,13 +78,16 @@ def main():
             continue
         if rel is not None:
             worst_rel = max(worst_rel, rel)
+        elif err > flat_limit(name):
+            flat_fail = True
         if not quiet:
             r = f"{rel:10.2e}" if rel is not None else f"{'abs':>10}"
+            r += " FAIL" if rel is None and err > flat_limit(name) else ""
             print(f"{name:<16} {t:12.5e} {err:10.2e} {rng:10.2e} {r}")
     if missing:
         print("missing " + " ".join(missing))
     else:
-        print(f"{worst_rel:.3e}")
+        print(f"{worst_rel:.3e}" + (" FLAT-FAIL" if flat_fail else ""))
 
 
 if __name__ == "__main__":

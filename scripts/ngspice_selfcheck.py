@@ -5,8 +5,9 @@ For each example netlist, runs ngspice 39 with method=trap, with method=gear, an
 reference (trap, reltol=1e-6, tiny abstol/vntol/chgtol, tmax = tstep/20), then reports the
 worst error relative to range (bench/compare.py's rule) of trap and of gear, measured on their
 own time points (the dense reference interpolated onto them, as the golden test does with
-dfcsim), and of gear interpolated onto trap's points. The golden test allows dfcsim 1e-3 of range; ngspice's own errors should sit well
-below that (aim: < 3e-4), else tighten the example's .options rather than loosen the test.
+dfcsim), and of gear interpolated onto trap's points. The golden test allows dfcsim 1e-3 of
+range; ngspice's own errors should sit well below that (aim: < 3e-4), else tighten the
+example's .options or steps rather than loosen the test.
 
 usage: scripts/ngspice_selfcheck.py [NETLIST...]   (default: netlists/examples/*.cir)
 """

@@ -8,8 +8,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-ngspice -v 2>/dev/null | grep -q 'ngspice-39' \
-  || echo "warning: the goldens were made with ngspice 39; this is $(ngspice -v | grep -o 'ngspice-[0-9]*' | head -1)" >&2
+version=$(ngspice -v 2>/dev/null | grep -o 'ngspice-[0-9]*' | head -1)
+[ "$version" = ngspice-39 ] || echo "warning: the goldens were made with ngspice-39, this is $version" >&2
 for netlist in netlists/examples/*.cir; do
   name=$(basename "$netlist" .cir)
   scripts/ngspice_csv.sh "$netlist" "tests/golden/$name.trap.csv"
