@@ -121,47 +121,52 @@ pub fn euler_step<R: Rng + ?Sized>(
         st.u_next[k] = st.u_int[k] + p.k_p * st.e[k];
     }
     let gain = p.dt / p.ratio;
-    let layer_step = |i: usize, st: &mut ControlState, noise: &mut Option<(ApicalNoise, &mut R)>| {
-        let l = &net.layers[i];
-        let n = l.n_out();
-        {
-            let (before, after) = st.r.split_at(i);
-            let input: &[f64] = if i == 0 { x } else { &before[i - 1] };
-            let _ = after;
-            matvec(&l.w.data, n, l.n_in(), input, &mut st.vb[i]);
-        }
-        for (vbj, bj) in st.vb[i].iter_mut().zip(&l.b) {
-            *vbj += bj;
-        }
-        let qu = &mut st.qu[..n];
-        matvec(&l.q.data, n, n_l, &st.u, qu);
-        let va = &mut st.va[i];
-        match p.apical_tau {
-            None => va.copy_from_slice(qu),
-            Some(tau) => {
-                let a = p.dt / tau;
-                for j in 0..n {
-                    va[j] += a * (-va[j] + qu[j]);
+    let layer_step =
+        |i: usize, st: &mut ControlState, noise: &mut Option<(ApicalNoise, &mut R)>| {
+            let l = &net.layers[i];
+            let n = l.n_out();
+            {
+                let (before, after) = st.r.split_at(i);
+                let input: &[f64] = if i == 0 { x } else { &before[i - 1] };
+                let _ = after;
+                matvec(&l.w.data, n, l.n_in(), input, &mut st.vb[i]);
+            }
+            for (vbj, bj) in st.vb[i].iter_mut().zip(&l.b) {
+                *vbj += bj;
+            }
+            let qu = &mut st.qu[..n];
+            matvec(&l.q.data, n, n_l, &st.u, qu);
+            let va = &mut st.va[i];
+            match p.apical_tau {
+                None => va.copy_from_slice(qu),
+                Some(tau) => {
+                    let a = p.dt / tau;
+                    for j in 0..n {
+                        va[j] += a * (-va[j] + qu[j]);
+                    }
                 }
             }
-        }
-        if let Some((ns, rng)) = noise.as_mut() {
-            let sigma = if i == depth - 1 { ns.sigma_out } else { ns.sigma };
-            let tau = p.apical_tau.unwrap_or(p.dt);
-            let scale = sigma * p.dt.sqrt() / tau;
-            for vaj in va.iter_mut() {
-                let xi: f64 = rng.sample(StandardNormal);
-                *vaj += scale * xi;
+            if let Some((ns, rng)) = noise.as_mut() {
+                let sigma = if i == depth - 1 {
+                    ns.sigma_out
+                } else {
+                    ns.sigma
+                };
+                let tau = p.apical_tau.unwrap_or(p.dt);
+                let scale = sigma * p.dt.sqrt() / tau;
+                for vaj in va.iter_mut() {
+                    let xi: f64 = rng.sample(StandardNormal);
+                    *vaj += scale * xi;
+                }
             }
-        }
-        let vs = &mut st.vs[i];
-        let vb = &st.vb[i];
-        let va = &st.va[i];
-        for j in 0..n {
-            vs[j] += gain * (va[j] + vb[j] - vs[j]);
-        }
-        l.act.apply_slice(&st.vs[i], &mut st.r[i]);
-    };
+            let vs = &mut st.vs[i];
+            let vb = &st.vb[i];
+            let va = &st.va[i];
+            for j in 0..n {
+                vs[j] += gain * (va[j] + vb[j] - vs[j]);
+            }
+            l.act.apply_slice(&st.vs[i], &mut st.r[i]);
+        };
     if p.inst_transmission {
         for i in 0..depth {
             layer_step(i, st, &mut noise);
@@ -215,7 +220,11 @@ impl DfcAccumulator {
     pub fn for_net(net: &Network) -> Self {
         let max_n = net.layers.iter().map(|l| l.n_out()).max().unwrap_or(0);
         DfcAccumulator {
-            w: net.layers.iter().map(|l| vec![0.0; l.w.data.len()]).collect(),
+            w: net
+                .layers
+                .iter()
+                .map(|l| vec![0.0; l.w.data.len()])
+                .collect(),
             b: net.layers.iter().map(|l| vec![0.0; l.n_out()]).collect(),
             sum_d0: vec![0.0; net.layers[0].n_out()],
             phi_vb: vec![0.0; max_n],

@@ -11,7 +11,11 @@ pub struct Mat {
 
 impl Mat {
     pub fn zeros(rows: usize, cols: usize) -> Self {
-        Mat { rows, cols, data: vec![0.0; rows * cols] }
+        Mat {
+            rows,
+            cols,
+            data: vec![0.0; rows * cols],
+        }
     }
 
     pub fn identity(n: usize) -> Self {
@@ -29,11 +33,19 @@ impl Mat {
         for row in rows {
             data.extend_from_slice(row);
         }
-        Mat { rows: r, cols: c, data }
+        Mat {
+            rows: r,
+            cols: c,
+            data,
+        }
     }
 
     pub fn to_rows(&self) -> Vec<Vec<f64>> {
-        self.data.chunks(self.cols.max(1)).map(|c| c.to_vec()).take(self.rows).collect()
+        self.data
+            .chunks(self.cols.max(1))
+            .map(|c| c.to_vec())
+            .take(self.rows)
+            .collect()
     }
 
     #[inline]

@@ -130,7 +130,12 @@ impl Network {
         let mut layers = Vec::new();
         for i in 1..sizes.len() {
             let w = xavier_normal(sizes[i], sizes[i - 1], 1.0, rng);
-            layers.push(Layer { w, b: vec![0.0; sizes[i]], q: Mat::zeros(sizes[i], n_l), act: acts[i - 1] });
+            layers.push(Layer {
+                w,
+                b: vec![0.0; sizes[i]],
+                q: Mat::zeros(sizes[i], n_l),
+                act: acts[i - 1],
+            });
         }
         let mut net = Network { layers };
         match fb_init {
@@ -235,12 +240,20 @@ impl Network {
         for l in &self.layers {
             data.extend_from_slice(&l.q.data);
         }
-        Mat { rows: self.total_units(), cols: n_l, data }
+        Mat {
+            rows: self.total_units(),
+            cols: n_l,
+            data,
+        }
     }
 
     pub fn is_finite(&self) -> bool {
         self.layers.iter().all(|l| {
-            l.w.data.iter().chain(&l.b).chain(&l.q.data).all(|x| x.is_finite())
+            l.w.data
+                .iter()
+                .chain(&l.b)
+                .chain(&l.q.data)
+                .all(|x| x.is_finite())
         })
     }
 }
@@ -262,7 +275,11 @@ pub struct ParamGrads {
 impl ParamGrads {
     pub fn zeros_like(net: &Network) -> Self {
         ParamGrads {
-            w: net.layers.iter().map(|l| Mat::zeros(l.n_out(), l.n_in())).collect(),
+            w: net
+                .layers
+                .iter()
+                .map(|l| Mat::zeros(l.n_out(), l.n_in()))
+                .collect(),
             b: net.layers.iter().map(|l| vec![0.0; l.n_out()]).collect(),
         }
     }
