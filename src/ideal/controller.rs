@@ -125,14 +125,15 @@ pub fn euler_step<R: Rng + ?Sized>(
         |i: usize, st: &mut ControlState, noise: &mut Option<(ApicalNoise, &mut R)>| {
             let l = &net.layers[i];
             let n = l.n_out();
-            {
-                let (before, after) = st.r.split_at(i);
-                let input: &[f64] = if i == 0 { x } else { &before[i - 1] };
-                let _ = after;
-                matvec(&l.w.data, n, l.n_in(), input, &mut st.vb[i]);
-            }
-            for (vbj, bj) in st.vb[i].iter_mut().zip(&l.b) {
-                *vbj += bj;
+            // The first layer's basal input W_1 x + b_1 is constant: it keeps the value
+            // `reset` copied from the feed-forward pass (same arithmetic, same bits).
+            if i > 0 {
+                let (before, after) = st.vb.split_at_mut(i);
+                let _ = before;
+                matvec(&l.w.data, n, l.n_in(), &st.r[i - 1], &mut after[0]);
+                for (vbj, bj) in after[0].iter_mut().zip(&l.b) {
+                    *vbj += bj;
+                }
             }
             let qu = &mut st.qu[..n];
             matvec(&l.q.data, n, n_l, &st.u, qu);
@@ -212,6 +213,7 @@ pub struct DfcAccumulator {
     /// Σ_t d_1 of the current sample (r_0 = x is constant, so the first layer's outer
     /// product is taken once per sample).
     sum_d0: Vec<f64>,
+    phi_vb0: Vec<f64>,
     phi_vb: Vec<f64>,
     d: Vec<f64>,
 }
@@ -227,13 +229,16 @@ impl DfcAccumulator {
                 .collect(),
             b: net.layers.iter().map(|l| vec![0.0; l.n_out()]).collect(),
             sum_d0: vec![0.0; net.layers[0].n_out()],
+            phi_vb0: vec![0.0; net.layers[0].n_out()],
             phi_vb: vec![0.0; max_n],
             d: vec![0.0; max_n],
         }
     }
 
-    pub fn begin_sample(&mut self) {
+    /// Starts a sample; φ(v^B_1) = r_1^- stays constant over the trajectory.
+    pub fn begin_sample(&mut self, ff: &ForwardState) {
         self.sum_d0.fill(0.0);
+        self.phi_vb0.copy_from_slice(&ff.r[0]);
     }
 
     /// Adds time point t of the current sample.
@@ -241,8 +246,12 @@ impl DfcAccumulator {
     pub fn add(&mut self, net: &Network, st: &ControlState) {
         for (i, l) in net.layers.iter().enumerate() {
             let n = l.n_out();
-            let phi_vb = &mut self.phi_vb[..n];
-            l.act.apply_slice(&st.vb[i], phi_vb);
+            let phi_vb: &[f64] = if i == 0 {
+                &self.phi_vb0
+            } else {
+                l.act.apply_slice(&st.vb[i], &mut self.phi_vb[..n]);
+                &self.phi_vb[..n]
+            };
             let d = &mut self.d[..n];
             for j in 0..n {
                 d[j] = st.r[i][j] - phi_vb[j];

@@ -102,7 +102,7 @@ pub fn simulate_batch(
             for &s in chunk {
                 let mut tr = SampleTrace::default();
                 if let Some(a) = acc.as_mut() {
-                    a.begin_sample();
+                    a.begin_sample(&bf.ff[s]);
                 }
                 controller::run::<rand::rngs::ChaCha8Rng, _>(
                     net,
