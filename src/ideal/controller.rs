@@ -106,7 +106,7 @@ impl ControlState {
 /// One forward-Euler step t → t+1 of the reference discretisation.
 pub fn euler_step<R: Rng + ?Sized>(
     net: &Network,
-    x: &[f64],
+    _x: &[f64],
     target: &[f64],
     p: &ControllerParams,
     st: &mut ControlState,
