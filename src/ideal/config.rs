@@ -193,7 +193,12 @@ impl Config {
     pub fn from_toml_str(text: &str, path: &Path) -> Result<Config, IdealError> {
         let cfg: Config = toml::from_str(text).map_err(|e| {
             let (line, col) = e.span().map_or((0, 0), |s| line_col(text, s.start));
-            IdealError::Parse { path: path.to_path_buf(), line, col, msg: e.message().to_string() }
+            IdealError::Parse {
+                path: path.to_path_buf(),
+                line,
+                col,
+                msg: e.message().to_string(),
+            }
         })?;
         cfg.validate()?;
         Ok(cfg)
@@ -204,7 +209,11 @@ impl Config {
         if self.steps < 1 || self.steps_fb < 2 {
             return bad("steps must be ≥ 1 and steps_fb ≥ 2");
         }
-        if !(self.dt > 0.0 && self.time_constant_ratio > 0.0 && self.dt_fb > 0.0 && self.time_constant_ratio_fb > 0.0) {
+        if !(self.dt > 0.0
+            && self.time_constant_ratio > 0.0
+            && self.dt_fb > 0.0
+            && self.time_constant_ratio_fb > 0.0)
+        {
             return bad("dt and time constant ratios must be > 0");
         }
         if self.batch_size == 0 {
@@ -247,7 +256,11 @@ impl Config {
 
     /// Effective forward learning rate η = lr/λ (if normalised).
     pub fn effective_lr(&self) -> f64 {
-        if self.normalize_lr { self.lr / self.target_stepsize } else { self.lr }
+        if self.normalize_lr {
+            self.lr / self.target_stepsize
+        } else {
+            self.lr
+        }
     }
 }
 

@@ -106,7 +106,7 @@ impl ControlState {
 /// One forward-Euler step t → t+1 of the reference discretisation.
 pub fn euler_step<R: Rng + ?Sized>(
     net: &Network,
-    x: &[f64],
+    _x: &[f64],
     target: &[f64],
     p: &ControllerParams,
     st: &mut ControlState,
@@ -121,47 +121,53 @@ pub fn euler_step<R: Rng + ?Sized>(
         st.u_next[k] = st.u_int[k] + p.k_p * st.e[k];
     }
     let gain = p.dt / p.ratio;
-    let layer_step = |i: usize, st: &mut ControlState, noise: &mut Option<(ApicalNoise, &mut R)>| {
-        let l = &net.layers[i];
-        let n = l.n_out();
-        {
-            let (before, after) = st.r.split_at(i);
-            let input: &[f64] = if i == 0 { x } else { &before[i - 1] };
-            let _ = after;
-            matvec(&l.w.data, n, l.n_in(), input, &mut st.vb[i]);
-        }
-        for (vbj, bj) in st.vb[i].iter_mut().zip(&l.b) {
-            *vbj += bj;
-        }
-        let qu = &mut st.qu[..n];
-        matvec(&l.q.data, n, n_l, &st.u, qu);
-        let va = &mut st.va[i];
-        match p.apical_tau {
-            None => va.copy_from_slice(qu),
-            Some(tau) => {
-                let a = p.dt / tau;
-                for j in 0..n {
-                    va[j] += a * (-va[j] + qu[j]);
+    let layer_step =
+        |i: usize, st: &mut ControlState, noise: &mut Option<(ApicalNoise, &mut R)>| {
+            let l = &net.layers[i];
+            let n = l.n_out();
+            // The first layer's basal input W_1 x + b_1 is constant: it keeps the value
+            // `reset` copied from the feed-forward pass (same arithmetic, same bits).
+            if i > 0 {
+                let (before, after) = st.vb.split_at_mut(i);
+                let _ = before;
+                matvec(&l.w.data, n, l.n_in(), &st.r[i - 1], &mut after[0]);
+                for (vbj, bj) in after[0].iter_mut().zip(&l.b) {
+                    *vbj += bj;
                 }
             }
-        }
-        if let Some((ns, rng)) = noise.as_mut() {
-            let sigma = if i == depth - 1 { ns.sigma_out } else { ns.sigma };
-            let tau = p.apical_tau.unwrap_or(p.dt);
-            let scale = sigma * p.dt.sqrt() / tau;
-            for vaj in va.iter_mut() {
-                let xi: f64 = rng.sample(StandardNormal);
-                *vaj += scale * xi;
+            let qu = &mut st.qu[..n];
+            matvec(&l.q.data, n, n_l, &st.u, qu);
+            let va = &mut st.va[i];
+            match p.apical_tau {
+                None => va.copy_from_slice(qu),
+                Some(tau) => {
+                    let a = p.dt / tau;
+                    for j in 0..n {
+                        va[j] += a * (-va[j] + qu[j]);
+                    }
+                }
             }
-        }
-        let vs = &mut st.vs[i];
-        let vb = &st.vb[i];
-        let va = &st.va[i];
-        for j in 0..n {
-            vs[j] += gain * (va[j] + vb[j] - vs[j]);
-        }
-        l.act.apply_slice(&st.vs[i], &mut st.r[i]);
-    };
+            if let Some((ns, rng)) = noise.as_mut() {
+                let sigma = if i == depth - 1 {
+                    ns.sigma_out
+                } else {
+                    ns.sigma
+                };
+                let tau = p.apical_tau.unwrap_or(p.dt);
+                let scale = sigma * p.dt.sqrt() / tau;
+                for vaj in va.iter_mut() {
+                    let xi: f64 = rng.sample(StandardNormal);
+                    *vaj += scale * xi;
+                }
+            }
+            let vs = &mut st.vs[i];
+            let vb = &st.vb[i];
+            let va = &st.va[i];
+            for j in 0..n {
+                vs[j] += gain * (va[j] + vb[j] - vs[j]);
+            }
+            l.act.apply_slice(&st.vs[i], &mut st.r[i]);
+        };
     if p.inst_transmission {
         for i in 0..depth {
             layer_step(i, st, &mut noise);
@@ -207,6 +213,7 @@ pub struct DfcAccumulator {
     /// Σ_t d_1 of the current sample (r_0 = x is constant, so the first layer's outer
     /// product is taken once per sample).
     sum_d0: Vec<f64>,
+    phi_vb0: Vec<f64>,
     phi_vb: Vec<f64>,
     d: Vec<f64>,
 }
@@ -215,16 +222,23 @@ impl DfcAccumulator {
     pub fn for_net(net: &Network) -> Self {
         let max_n = net.layers.iter().map(|l| l.n_out()).max().unwrap_or(0);
         DfcAccumulator {
-            w: net.layers.iter().map(|l| vec![0.0; l.w.data.len()]).collect(),
+            w: net
+                .layers
+                .iter()
+                .map(|l| vec![0.0; l.w.data.len()])
+                .collect(),
             b: net.layers.iter().map(|l| vec![0.0; l.n_out()]).collect(),
             sum_d0: vec![0.0; net.layers[0].n_out()],
+            phi_vb0: vec![0.0; net.layers[0].n_out()],
             phi_vb: vec![0.0; max_n],
             d: vec![0.0; max_n],
         }
     }
 
-    pub fn begin_sample(&mut self) {
+    /// Starts a sample; φ(v^B_1) = r_1^- stays constant over the trajectory.
+    pub fn begin_sample(&mut self, ff: &ForwardState) {
         self.sum_d0.fill(0.0);
+        self.phi_vb0.copy_from_slice(&ff.r[0]);
     }
 
     /// Adds time point t of the current sample.
@@ -232,8 +246,12 @@ impl DfcAccumulator {
     pub fn add(&mut self, net: &Network, st: &ControlState) {
         for (i, l) in net.layers.iter().enumerate() {
             let n = l.n_out();
-            let phi_vb = &mut self.phi_vb[..n];
-            l.act.apply_slice(&st.vb[i], phi_vb);
+            let phi_vb: &[f64] = if i == 0 {
+                &self.phi_vb0
+            } else {
+                l.act.apply_slice(&st.vb[i], &mut self.phi_vb[..n]);
+                &self.phi_vb[..n]
+            };
             let d = &mut self.d[..n];
             for j in 0..n {
                 d[j] = st.r[i][j] - phi_vb[j];

@@ -25,7 +25,13 @@ pub struct BatchForward {
     pub loss: f64,
 }
 
-pub fn forward_batch(net: &Network, xs: &[&[f64]], ys: &[&[f64]], loss: Loss, lambda: f64) -> BatchForward {
+pub fn forward_batch(
+    net: &Network,
+    xs: &[&[f64]],
+    ys: &[&[f64]],
+    loss: Loss,
+    lambda: f64,
+) -> BatchForward {
     let b = xs.len();
     let ff: Vec<ForwardState> = xs.par_iter().map(|x| net.forward(x)).collect();
     let mut grad_out = Vec::with_capacity(b);
@@ -39,7 +45,12 @@ pub fn forward_batch(net: &Network, xs: &[&[f64]], ys: &[&[f64]], loss: Loss, la
         targets.push(rl.iter().zip(&g).map(|(r, gi)| r - lambda * gi).collect());
         grad_out.push(g);
     }
-    BatchForward { ff, grad_out, targets, loss: total / b as f64 }
+    BatchForward {
+        ff,
+        grad_out,
+        targets,
+        loss: total / b as f64,
+    }
 }
 
 /// State of one sample at the last simulated time point N−1.
@@ -91,7 +102,7 @@ pub fn simulate_batch(
             for &s in chunk {
                 let mut tr = SampleTrace::default();
                 if let Some(a) = acc.as_mut() {
-                    a.begin_sample();
+                    a.begin_sample(&bf.ff[s]);
                 }
                 controller::run::<rand::rngs::ChaCha8Rng, _>(
                     net,
@@ -116,7 +127,12 @@ pub fn simulate_batch(
                 if let Some(a) = acc.as_mut() {
                     a.end_sample(xs[s]);
                 }
-                finals.push(FinalState { vs: st.vs.clone(), vb: st.vb.clone(), r: st.r.clone(), u: st.u.clone() });
+                finals.push(FinalState {
+                    vs: st.vs.clone(),
+                    vb: st.vb.clone(),
+                    r: st.r.clone(),
+                    u: st.u.clone(),
+                });
                 traces.push(tr);
             }
             (acc, finals, traces)
@@ -151,13 +167,22 @@ pub fn simulate_batch(
     if trace_steps.is_empty() {
         traces.clear();
     }
-    SimOutput { dfc, finals, traces }
+    SimOutput {
+        dfc,
+        finals,
+        traces,
+    }
 }
 
 /// Steady-state update rule evaluated layer by layer from Δv_i:
 /// grad W_i = −2/B Σ_b [φ(W_i r_{i−1} + b_i + Δv_i) − φ(W_i r_{i−1} + b_i)] r_{i−1}ᵀ,
 /// with r_{i−1} = `r_prev[b][i−1]` (r_0 = x). Unclipped.
-pub fn steady_state_update(net: &Network, xs: &[&[f64]], dv: &[Vec<Vec<f64>>], r_prev: &[Vec<Vec<f64>>]) -> ParamGrads {
+pub fn steady_state_update(
+    net: &Network,
+    xs: &[&[f64]],
+    dv: &[Vec<Vec<f64>>],
+    r_prev: &[Vec<Vec<f64>>],
+) -> ParamGrads {
     let bsz = xs.len();
     let mut g = ParamGrads::zeros_like(net);
     for s in 0..bsz {
@@ -185,7 +210,12 @@ pub fn steady_state_update(net: &Network, xs: &[&[f64]], dv: &[Vec<Vec<f64>>], r
 pub fn ss_update(net: &Network, xs: &[&[f64]], finals: &[FinalState]) -> ParamGrads {
     let dv: Vec<Vec<Vec<f64>>> = finals
         .iter()
-        .map(|f| f.vs.iter().zip(&f.vb).map(|(s, b)| s.iter().zip(b).map(|(x, y)| x - y).collect()).collect())
+        .map(|f| {
+            f.vs.iter()
+                .zip(&f.vb)
+                .map(|(s, b)| s.iter().zip(b).map(|(x, y)| x - y).collect())
+                .collect()
+        })
         .collect();
     let r_prev: Vec<Vec<Vec<f64>>> = finals.iter().map(|f| f.r.clone()).collect();
     steady_state_update(net, xs, &dv, &r_prev)
@@ -201,7 +231,13 @@ pub struct SsaSample {
     pub r: Vec<Vec<f64>>,
 }
 
-pub fn ssa_sample(net: &Network, x: &[f64], ff: &ForwardState, target: &[f64], alpha: f64) -> SsaSample {
+pub fn ssa_sample(
+    net: &Network,
+    x: &[f64],
+    ff: &ForwardState,
+    target: &[f64],
+    alpha: f64,
+) -> SsaSample {
     let n_l = net.n_out();
     let js = net.jacobians(&ff.v);
     let mut m = Mat::zeros(n_l, n_l);
@@ -248,8 +284,10 @@ pub fn ssa_batch(
     alpha: f64,
     r_prev_override: Option<&[FinalState]>,
 ) -> (ParamGrads, Vec<SsaSample>) {
-    let samples: Vec<SsaSample> =
-        (0..xs.len()).into_par_iter().map(|s| ssa_sample(net, xs[s], &bf.ff[s], &bf.targets[s], alpha)).collect();
+    let samples: Vec<SsaSample> = (0..xs.len())
+        .into_par_iter()
+        .map(|s| ssa_sample(net, xs[s], &bf.ff[s], &bf.targets[s], alpha))
+        .collect();
     let dv: Vec<Vec<Vec<f64>>> = samples.iter().map(|s| s.dv.clone()).collect();
     let r_prev: Vec<Vec<Vec<f64>>> = match r_prev_override {
         Some(f) => f.iter().map(|f| f.r.clone()).collect(),

@@ -11,7 +11,11 @@ pub struct Mat {
 
 impl Mat {
     pub fn zeros(rows: usize, cols: usize) -> Self {
-        Mat { rows, cols, data: vec![0.0; rows * cols] }
+        Mat {
+            rows,
+            cols,
+            data: vec![0.0; rows * cols],
+        }
     }
 
     pub fn identity(n: usize) -> Self {
@@ -29,11 +33,19 @@ impl Mat {
         for row in rows {
             data.extend_from_slice(row);
         }
-        Mat { rows: r, cols: c, data }
+        Mat {
+            rows: r,
+            cols: c,
+            data,
+        }
     }
 
     pub fn to_rows(&self) -> Vec<Vec<f64>> {
-        self.data.chunks(self.cols.max(1)).map(|c| c.to_vec()).take(self.rows).collect()
+        self.data
+            .chunks(self.cols.max(1))
+            .map(|c| c.to_vec())
+            .take(self.rows)
+            .collect()
     }
 
     #[inline]
@@ -79,7 +91,7 @@ impl Mat {
 }
 
 /// y = A x (A row-major rows×cols).
-#[inline]
+#[inline(always)]
 pub fn matvec(a: &[f64], rows: usize, cols: usize, x: &[f64], y: &mut [f64]) {
     debug_assert_eq!(a.len(), rows * cols);
     for (i, yi) in y.iter_mut().enumerate().take(rows) {
@@ -96,7 +108,7 @@ pub fn matvec_t(a: &[f64], rows: usize, cols: usize, x: &[f64], y: &mut [f64]) {
     }
 }
 
-#[inline]
+#[inline(always)]
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     // Four partial sums let the compiler vectorise without reassociating a single chain.
     let n = a.len().min(b.len());
@@ -116,7 +128,7 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// y += a·x.
-#[inline]
+#[inline(always)]
 pub fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += a * xi;

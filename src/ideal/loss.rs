@@ -17,7 +17,9 @@ impl Loss {
     /// n_L for MSE.
     pub fn sample_loss(self, r: &[f64], y: &[f64]) -> f64 {
         match self {
-            Loss::Mse => r.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / r.len() as f64,
+            Loss::Mse => {
+                r.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / r.len() as f64
+            }
             Loss::CrossEntropy => {
                 let m = r.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 let lse = m + r.iter().map(|v| (v - m).exp()).sum::<f64>().ln();

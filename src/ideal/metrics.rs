@@ -114,7 +114,13 @@ pub fn gn_update(net: &Network, xs: &[&[f64]], bf: &BatchForward, gamma: f64) ->
 
 /// Weighted minimum-norm update: Δv̄ = J̄ᵀ(J̄J̄ᵀ + γI)^{-1} g per sample, then
 /// ΔW_i = mean_b [φ(v_i^- + Δv_i) − φ(v_i^-)] r_{i−1}^{-ᵀ} (`nonlinear`) or Δv_i r_{i−1}^{-ᵀ}.
-pub fn mn_update(net: &Network, xs: &[&[f64]], bf: &BatchForward, gamma: f64, nonlinear: bool) -> ParamGrads {
+pub fn mn_update(
+    net: &Network,
+    xs: &[&[f64]],
+    bf: &BatchForward,
+    gamma: f64,
+    nonlinear: bool,
+) -> ParamGrads {
     let mut g = ParamGrads::zeros_like(net);
     let n_l = net.n_out();
     let bsz = xs.len() as f64;
@@ -132,7 +138,10 @@ pub fn mn_update(net: &Network, xs: &[&[f64]], bf: &BatchForward, gamma: f64, no
             let mut dv = vec![0.0; j.cols];
             matvec_t(&j.data, j.rows, j.cols, &w, &mut dv);
             let upd: Vec<f64> = if nonlinear {
-                dv.iter().zip(&ff.v[i]).map(|(d, v)| (l.act.apply(v + d) - l.act.apply(*v)) / bsz).collect()
+                dv.iter()
+                    .zip(&ff.v[i])
+                    .map(|(d, v)| (l.act.apply(v + d) - l.act.apply(*v)) / bsz)
+                    .collect()
             } else {
                 dv.iter().map(|d| d / bsz).collect()
             };
@@ -182,11 +191,14 @@ pub fn system_matrix(net: &Network, v: &[Vec<f64>], p: &ControllerParams) -> FMa
     let depth = net.depth();
     let n_l = net.n_out();
     let sizes: Vec<usize> = net.layers.iter().map(|l| l.n_out()).collect();
-    let offs: Vec<usize> = sizes.iter().scan(0, |acc, &n| {
-        let o = *acc;
-        *acc += n;
-        Some(o)
-    }).collect();
+    let offs: Vec<usize> = sizes
+        .iter()
+        .scan(0, |acc, &n| {
+            let o = *acc;
+            *acc += n;
+            Some(o)
+        })
+        .collect();
     let sv = net.total_units();
     let n = sv + n_l;
     let js = net.jacobians(v);
@@ -197,7 +209,8 @@ pub fn system_matrix(net: &Network, v: &[Vec<f64>], p: &ControllerParams) -> FMa
         let prev = &net.layers[i - 1];
         for r in 0..l.n_out() {
             for c in 0..l.n_in() {
-                a11.data[(offs[i] + r) * sv + offs[i - 1] + c] -= l.w.at(r, c) * prev.act.derivative(v[i - 1][c]);
+                a11.data[(offs[i] + r) * sv + offs[i - 1] + c] -=
+                    l.w.at(r, c) * prev.act.derivative(v[i - 1][c]);
             }
         }
     }
@@ -209,7 +222,11 @@ pub fn system_matrix(net: &Network, v: &[Vec<f64>], p: &ControllerParams) -> FMa
     let jlql = jl.matmul(&net.layers[depth - 1].q);
     FMat::from_fn(n, n, |r, c| {
         if r < sv {
-            if c < sv { -a11.data[r * sv + c] } else { a11q.data[r * n_l + (c - sv)] }
+            if c < sv {
+                -a11.data[r * sv + c]
+            } else {
+                a11q.data[r * n_l + (c - sv)]
+            }
         } else {
             let rr = r - sv;
             if c < sv {
@@ -217,7 +234,11 @@ pub fn system_matrix(net: &Network, v: &[Vec<f64>], p: &ControllerParams) -> FMa
                 let layer = offs.iter().rposition(|&o| o <= c).unwrap();
                 let cc = c - offs[layer];
                 let jv = js[layer].data[rr * sizes[layer] + cc];
-                if layer == depth - 1 { -jv + kr * jv } else { -jv }
+                if layer == depth - 1 {
+                    -jv + kr * jv
+                } else {
+                    -jv
+                }
             } else {
                 let cc = c - sv;
                 let id = if rr == cc { p.alpha } else { 0.0 };
@@ -239,7 +260,12 @@ pub fn lambda_max(net: &Network, v: &[Vec<f64>], p: &ControllerParams) -> f64 {
 /// Per-layer weight angles and the total angle over [W_1, b_1, …].
 fn angles(reference: &ParamGrads, update: &ParamGrads) -> (f64, Vec<f64>) {
     let total = angle_deg(&reference.flatten(), &update.flatten());
-    let layers = reference.w.iter().zip(&update.w).map(|(a, b)| angle_deg(&a.data, &b.data)).collect();
+    let layers = reference
+        .w
+        .iter()
+        .zip(&update.w)
+        .map(|(a, b)| angle_deg(&a.data, &b.data))
+        .collect();
     (total, layers)
 }
 

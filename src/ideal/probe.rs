@@ -18,22 +18,32 @@ use super::network::{Activation, Layer, Network, ParamGrads};
 pub const FIXTURE_TRACE_STEPS: [usize; 12] = [0, 1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 999];
 
 fn as_matrix(v: &Value, key: &str, path: &Path) -> Result<Mat, IdealError> {
-    let rows = v.as_array().ok_or_else(|| IdealError::data(path, format!("`{key}` is not an array of rows")))?;
+    let rows = v
+        .as_array()
+        .ok_or_else(|| IdealError::data(path, format!("`{key}` is not an array of rows")))?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         out.push(as_vector(row, key, path)?);
     }
     let cols = out.first().map_or(0, |r| r.len());
     if out.iter().any(|r| r.len() != cols) {
-        return Err(IdealError::data(path, format!("`{key}` has rows of different lengths")));
+        return Err(IdealError::data(
+            path,
+            format!("`{key}` has rows of different lengths"),
+        ));
     }
     Ok(Mat::from_rows(&out))
 }
 
 fn as_vector(v: &Value, key: &str, path: &Path) -> Result<Vec<f64>, IdealError> {
-    let arr = v.as_array().ok_or_else(|| IdealError::data(path, format!("`{key}` is not an array")))?;
+    let arr = v
+        .as_array()
+        .ok_or_else(|| IdealError::data(path, format!("`{key}` is not an array")))?;
     arr.iter()
-        .map(|x| x.as_f64().ok_or_else(|| IdealError::data(path, format!("`{key}` holds a non-number"))))
+        .map(|x| {
+            x.as_f64()
+                .ok_or_else(|| IdealError::data(path, format!("`{key}` holds a non-number")))
+        })
         .collect()
 }
 
@@ -50,12 +60,23 @@ pub fn network_from_json(v: &Value, cfg: &Config, path: &Path) -> Result<Network
             None => vec![0.0; w.rows],
         };
         if b.len() != w.rows {
-            return Err(IdealError::data(path, format!("b{i} has {} entries, W{i} has {} rows", b.len(), w.rows)));
+            return Err(IdealError::data(
+                path,
+                format!("b{i} has {} entries, W{i} has {} rows", b.len(), w.rows),
+            ));
         }
         if let Some(prev) = layers.last() {
             let prev: &Layer = prev;
             if prev.n_out() != w.cols {
-                return Err(IdealError::data(path, format!("W{i} has {} columns, layer {} has {} units", w.cols, i - 1, prev.n_out())));
+                return Err(IdealError::data(
+                    path,
+                    format!(
+                        "W{i} has {} columns, layer {} has {} units",
+                        w.cols,
+                        i - 1,
+                        prev.n_out()
+                    ),
+                ));
             }
         }
         let q = match v.get(format!("Q{i}")) {
@@ -65,7 +86,12 @@ pub fn network_from_json(v: &Value, cfg: &Config, path: &Path) -> Result<Network
                 Mat::zeros(w.rows, 0)
             }
         };
-        layers.push(Layer { w, b, q, act: Activation::Linear });
+        layers.push(Layer {
+            w,
+            b,
+            q,
+            act: Activation::Linear,
+        });
         i += 1;
     }
     if layers.is_empty() {
@@ -74,9 +100,16 @@ pub fn network_from_json(v: &Value, cfg: &Config, path: &Path) -> Result<Network
     let depth = layers.len();
     let n_l = layers[depth - 1].n_out();
     for (k, l) in layers.iter_mut().enumerate() {
-        l.act = if k + 1 == depth { cfg.output_activation } else { cfg.hidden_activation };
+        l.act = if k + 1 == depth {
+            cfg.output_activation
+        } else {
+            cfg.hidden_activation
+        };
         if !any_q_missing && (l.q.rows != l.n_out() || l.q.cols != n_l) {
-            return Err(IdealError::data(path, format!("Q{} must be {}×{}", k + 1, l.n_out(), n_l)));
+            return Err(IdealError::data(
+                path,
+                format!("Q{} must be {}×{}", k + 1, l.n_out(), n_l),
+            ));
         }
     }
     let mut net = Network { layers };
@@ -88,8 +121,12 @@ pub fn network_from_json(v: &Value, cfg: &Config, path: &Path) -> Result<Network
 
 pub fn load_network(path: &Path, cfg: &Config) -> Result<Network, IdealError> {
     let text = std::fs::read_to_string(path).map_err(|e| IdealError::io(path, e))?;
-    let v: Value = serde_json::from_str(&text)
-        .map_err(|e| IdealError::Parse { path: path.to_path_buf(), line: e.line(), col: e.column(), msg: e.to_string() })?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| IdealError::Parse {
+        path: path.to_path_buf(),
+        line: e.line(),
+        col: e.column(),
+        msg: e.to_string(),
+    })?;
     network_from_json(&v, cfg, path)
 }
 
@@ -112,7 +149,14 @@ pub struct BatchUpdate {
 
 /// Evaluates the first minibatch with the given (initial) weights and returns the
 /// fixture's keys with the fixture's meanings.
-pub fn probe_batch(net: &Network, xs: &[&[f64]], ys: &[&[f64]], cfg: &Config, variant: Variant, loss: Loss) -> Value {
+pub fn probe_batch(
+    net: &Network,
+    xs: &[&[f64]],
+    ys: &[&[f64]],
+    cfg: &Config,
+    variant: Variant,
+    loss: Loss,
+) -> Value {
     let p = cfg.forward_params();
     let bf: BatchForward = dfc::forward_batch(net, xs, ys, loss, cfg.target_stepsize);
     let mut out = Map::new();
@@ -131,8 +175,14 @@ pub fn probe_batch(net: &Network, xs: &[&[f64]], ys: &[&[f64]], cfg: &Config, va
         out.insert(format!("v_ff{}", i + 1), json!(v));
         out.insert(format!("r_ff{}", i + 1), json!(r));
     }
-    let trace_steps: Vec<usize> = FIXTURE_TRACE_STEPS.iter().copied().filter(|&s| s < p.steps).collect();
-    let sim = variant.simulates().then(|| dfc::simulate_batch(net, xs, &bf, &p, variant == Variant::Dfc, &trace_steps));
+    let trace_steps: Vec<usize> = FIXTURE_TRACE_STEPS
+        .iter()
+        .copied()
+        .filter(|&s| s < p.steps)
+        .collect();
+    let sim = variant
+        .simulates()
+        .then(|| dfc::simulate_batch(net, xs, &bf, &p, variant == Variant::Dfc, &trace_steps));
     let mut update = match variant {
         Variant::Dfc => sim.as_ref().unwrap().dfc.clone().unwrap(),
         Variant::DfcSs => dfc::ss_update(net, xs, &sim.as_ref().unwrap().finals),
@@ -145,23 +195,42 @@ pub fn probe_batch(net: &Network, xs: &[&[f64]], ys: &[&[f64]], cfg: &Config, va
     // DFC-SSA updates and steady state. As in the reference, the update of a simulated
     // variant takes r_{i−1} from the simulation's last time point (the SSA-angle update);
     // otherwise the steady state's own r_{i−1}.
-    let (mut ndi, ssa) = dfc::ssa_batch(net, xs, &bf, p.alpha, sim.as_ref().map(|s| s.finals.as_slice()));
+    let (mut ndi, ssa) = dfc::ssa_batch(
+        net,
+        xs,
+        &bf,
+        p.alpha,
+        sim.as_ref().map(|s| s.finals.as_slice()),
+    );
     ndi.clip_per_tensor(cfg.clip_grad_norm);
     put_params(&mut out, "ndi_grad", &ndi);
-    out.insert("u_ndi".into(), json!(ssa.iter().map(|s| &s.u).collect::<Vec<_>>()));
+    out.insert(
+        "u_ndi".into(),
+        json!(ssa.iter().map(|s| &s.u).collect::<Vec<_>>()),
+    );
     for i in 0..net.depth() {
-        out.insert(format!("v_ndi{}", i + 1), json!(ssa.iter().map(|s| &s.v[i]).collect::<Vec<_>>()));
+        out.insert(
+            format!("v_ndi{}", i + 1),
+            json!(ssa.iter().map(|s| &s.v[i]).collect::<Vec<_>>()),
+        );
     }
     if let Some(sim) = &sim {
         let trace = |f: &dyn Fn(&dfc::SampleTrace, usize) -> Value| -> Value {
-            let values: Vec<Value> =
-                (0..trace_steps.len()).map(|k| Value::Array(sim.traces.iter().map(|t| f(t, k)).collect())).collect();
+            let values: Vec<Value> = (0..trace_steps.len())
+                .map(|k| Value::Array(sim.traces.iter().map(|t| f(t, k)).collect()))
+                .collect();
             json!({"steps": trace_steps, "values": values})
         };
         out.insert("trace_u".into(), trace(&|t, k| json!(t.u[k])));
         for i in 0..net.depth() {
-            out.insert(format!("trace_vs{}", i + 1), trace(&|t, k| json!(t.vs[k][i])));
-            out.insert(format!("trace_vb{}", i + 1), trace(&|t, k| json!(t.vb[k][i])));
+            out.insert(
+                format!("trace_vs{}", i + 1),
+                trace(&|t, k| json!(t.vs[k][i])),
+            );
+            out.insert(
+                format!("trace_vb{}", i + 1),
+                trace(&|t, k| json!(t.vb[k][i])),
+            );
             out.insert(format!("trace_r{}", i + 1), trace(&|t, k| json!(t.r[k][i])));
         }
     }
@@ -175,6 +244,9 @@ pub fn probe_batch(net: &Network, xs: &[&[f64]], ys: &[&[f64]], cfg: &Config, va
         cfg.clip_grad_norm,
         cfg.mn_nonlinear,
     );
-    out.insert("metrics".into(), serde_json::to_value(&m).expect("metrics serialise"));
+    out.insert(
+        "metrics".into(),
+        serde_json::to_value(&m).expect("metrics serialise"),
+    );
     Value::Object(out)
 }
