@@ -225,28 +225,33 @@ pub fn parse_spice_number(s: &str) -> Option<f64> {
         })
         .map(|(i, c)| i + c.len_utf8())
         .last()?;
-    let value: f64 = s[..end].parse().ok()?;
+    let number = &s[..end];
     let suffix = &s[end..];
-    let scale = if suffix.starts_with("meg") {
-        1e6
+    let scale_exp: i32 = if suffix.starts_with("meg") {
+        6
     } else if suffix.starts_with("mil") {
-        25.4e-6
+        return Some(number.parse::<f64>().ok()? * 25.4e-6);
     } else {
         match suffix.chars().next() {
-            None => 1.0,
-            Some('f') => 1e-15,
-            Some('p') => 1e-12,
-            Some('n') => 1e-9,
-            Some('u') => 1e-6,
-            Some('m') => 1e-3,
-            Some('k') => 1e3,
-            Some('g') => 1e9,
-            Some('t') => 1e12,
-            Some(c) if c.is_ascii_alphabetic() => 1.0,
+            None => 0,
+            Some('f') => -15,
+            Some('p') => -12,
+            Some('n') => -9,
+            Some('u') => -6,
+            Some('m') => -3,
+            Some('k') => 3,
+            Some('g') => 9,
+            Some('t') => 12,
+            Some(c) if c.is_ascii_alphabetic() => 0,
             Some(_) => return None,
         }
     };
-    Some(value * scale)
+    // Fold the suffix into the decimal exponent so that `10u` reads exactly as 1e-5.
+    let (mantissa, exp) = match number.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (number, 0),
+    };
+    format!("{mantissa}e{}", exp + scale_exp).parse().ok()
 }
 
 #[cfg(test)]
