@@ -99,6 +99,13 @@ pub fn main(a: Args) -> Result<(), crate::CliError> {
         .unwrap_or_else(|| "net".into());
     let mut cfg = GenConfig::new(&stem);
     cfg.hardware = Hardware::load(&a.hardware, &a.models_dir)?;
+    if let Some(lib) = &cfg.hardware.lib {
+        let out_dir = match a.output.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        };
+        cfg.hardware.lib = Some(dfcgen::hardware::relative_path(out_dir, lib));
+    }
     cfg.flat = a.flat;
     cfg.seed = a.seed;
     cfg.command = std::iter::once("dfcsim".to_string())

@@ -157,6 +157,27 @@ impl Hardware {
     }
 }
 
+/// `to` as seen from directory `from_dir` (for `.include` lines written next to a netlist);
+/// falls back to the absolute path of `to` when either cannot be resolved.
+pub fn relative_path(from_dir: &Path, to: &Path) -> PathBuf {
+    let (Ok(from), Ok(to_abs)) = (from_dir.canonicalize(), to.canonicalize()) else {
+        return to.to_path_buf();
+    };
+    let common = from
+        .components()
+        .zip(to_abs.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut rel = PathBuf::new();
+    for _ in from.components().skip(common) {
+        rel.push("..");
+    }
+    for c in to_abs.components().skip(common) {
+        rel.push(c);
+    }
+    rel
+}
+
 struct ModelCard {
     name: String,
     kind: String,
