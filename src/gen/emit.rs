@@ -667,10 +667,42 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
         o.push_str(&learn);
         o.push('\n');
     }
+    // Probes: every compartment, the transfer outputs and the controller signals.
+    let mut probes = Vec::new();
+    for i in 1..=layers {
+        for k in 0..net.arch[i] {
+            for node in [
+                nodes::v(i, k),
+                nodes::vff(i, k),
+                nodes::vfb(i, k),
+                nodes::r(i, k),
+            ] {
+                probes.push(format!("v({node})"));
+            }
+        }
+    }
+    for m in 0..n_out {
+        for node in [nodes::rstar(m), nodes::e(m), nodes::uint_n(m), nodes::u(m)] {
+            probes.push(format!("v({node})"));
+        }
+    }
+    probes.push(format!("v({})", nodes::EN));
+    // .save is ngspice's (not in dfcsim's card set): flat form only.
+    if cfg.flat {
+        o.push_str("\n* saved probes (run: ngspice -b -r net.raw net.cir)\n.save");
+        for (n, p) in probes.iter().enumerate() {
+            o.push_str(if n > 0 && n % 8 == 0 { "\n+ " } else { " " });
+            o.push_str(p);
+        }
+        o.push('\n');
+    }
     let step = tau_v / 100.0;
     let _ = writeln!(
         o,
-        "\n.options reltol=1e-6 vntol=1e-9 abstol=1e-15 chgtol=1e-20\n.tran {} {} 0 {}\n.end\n",
+        "* tight tolerances: the circuit must track the ideal equations to ~1e-5 of Vs\n\
+         .options reltol=1e-6 vntol=1e-9 abstol=1e-15{}\n.tran {} {} 0 {}\n.end\n",
+        // chgtol is ngspice's charge tolerance (its 1e-14 C default is near C_f·V_s here)
+        if cfg.flat { " chgtol=1e-20" } else { "" },
         num(step),
         num(t_stop),
         num(step)
