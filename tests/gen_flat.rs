@@ -284,6 +284,111 @@ fn flat_15_10_10_5_matches_continuous_time_dfc_and_settles_to_ssa() {
         "steady state u differs from DFC-SSA by {:.3}",
         diff / norm
     );
+
+    // Weight update (rule 5) from the circuit's waveforms vs from the RK4 reference.
+    let sc = &c.cfg.scales;
+    let t_on = c.cfg.dfc.t_ff;
+    let from = raw
+        .time
+        .iter()
+        .position(|&t| t / sc.tau_u_seconds >= t_on + 0.01)
+        .unwrap();
+    let layer_nodes = |f: fn(usize, usize) -> String, p: usize| -> Vec<Vec<f64>> {
+        (1..=c.net.layers())
+            .map(|i| {
+                (0..c.net.arch[i])
+                    .map(|k| raw.vars[&format!("v({})", f(i, k))][p] / sc.vs_volts)
+                    .collect()
+            })
+            .collect()
+    };
+    let circ_t: Vec<f64> = raw.time[from..]
+        .iter()
+        .map(|t| t / sc.tau_u_seconds)
+        .collect();
+    let circ_states: Vec<_> = (from..raw.time.len())
+        .map(|p| (layer_nodes(nodes::v, p), layer_nodes(nodes::vff, p)))
+        .collect();
+    let dw_circuit = dfc_update(&c.net, &c.sample.x, &circ_t, &circ_states);
+    let ode = DfcOde {
+        net: &c.net,
+        x: &c.sample.x,
+        target: &c.sample.target,
+        k_p: c.cfg.dfc.k_p,
+        alpha: c.cfg.dfc.alpha,
+        ratio: sc.time_constant_ratio,
+        enable: Enable {
+            t_on,
+            t_rise: sc.tau_v_seconds() * 1e-3 / sc.tau_u_seconds,
+        },
+    };
+    let t_end = *circ_t.last().unwrap();
+    let n = ((t_end - circ_t[0]) / 2e-3).round() as usize;
+    let fine: Vec<f64> = (0..=n)
+        .map(|j| circ_t[0] + (t_end - circ_t[0]) * j as f64 / n as f64)
+        .collect();
+    let ode_states: Vec<_> = ode
+        .trajectory(&fine, 1e-3)
+        .into_iter()
+        .map(|cm| (cm.v, cm.vff))
+        .collect();
+    let dw_ode = dfc_update(&c.net, &c.sample.x, &fine, &ode_states);
+    let angle = angle_deg(&dw_circuit, &dw_ode);
+    let rel = dw_circuit
+        .iter()
+        .zip(&dw_ode)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        .sqrt()
+        / dw_ode.iter().map(|a| a * a).sum::<f64>().sqrt();
+    eprintln!(
+        "DFC update from the circuit vs RK4: angle {angle:.2e} deg, relative norm difference {rel:.2e}"
+    );
+    assert!(
+        angle < 0.1,
+        "update angle {angle} deg between circuit and continuous-time DFC"
+    );
+}
+
+/// DFC update (rule 5) integrated over the controlled phase by the trapezoid rule:
+/// ΔW_i = ∫ (φ(v_i) − φ(v_i^ff)) r_{i−1}ᵀ dt, all layers concatenated (dimensionless time).
+fn dfc_update(
+    net: &DfcNetwork,
+    x: &[f64],
+    times: &[f64],
+    states: &[(Vec<Vec<f64>>, Vec<Vec<f64>>)],
+) -> Vec<f64> {
+    let integrand = |(v, vff): &(Vec<Vec<f64>>, Vec<Vec<f64>>)| -> Vec<f64> {
+        let mut out = Vec::new();
+        for i in 0..net.layers() {
+            let prev: Vec<f64> = if i == 0 {
+                x.to_vec()
+            } else {
+                v[i - 1].iter().map(|&a| net.phi[i - 1].apply(a)).collect()
+            };
+            for k in 0..net.arch[i + 1] {
+                let d = net.phi[i].apply(v[i][k]) - net.phi[i].apply(vff[i][k]);
+                out.extend(prev.iter().map(|r| d * r));
+            }
+        }
+        out
+    };
+    let mut acc = vec![0.0; integrand(&states[0]).len()];
+    for p in 1..times.len() {
+        let (a, b) = (integrand(&states[p - 1]), integrand(&states[p]));
+        let h = times[p] - times[p - 1];
+        for ((s, x), y) in acc.iter_mut().zip(&a).zip(&b) {
+            *s += 0.5 * h * (x + y);
+        }
+    }
+    acc
+}
+
+fn angle_deg(a: &[f64], b: &[f64]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| x * x).sum::<f64>().sqrt();
+    (dot / (na * nb)).clamp(-1.0, 1.0).acos().to_degrees()
 }
 
 const FIXTURE: &str = "/work/shared/reference/dfc-toy/dfc_FreezeFB_WeightProduct_B4.json";
