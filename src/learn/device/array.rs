@@ -195,7 +195,13 @@ impl DeviceArray {
             a.diffusion_rate[i] = (p.diffusion * (1.0 + p.diffusion_dtod * g[6])).abs();
             a.reset_bias[i] = p.reset + p.reset_dtod * g[7];
             let t = p.lifetime * (1.0 + p.lifetime_dtod * g[8]);
-            a.decay_scale[i] = if t > 1.0 { 1.0 - 1.0 / t } else { 0.0 };
+            a.decay_scale[i] = if p.lifetime <= 0.0 {
+                1.0 // no decay (aihwkit: lifetime 0)
+            } else if t > 1.0 {
+                1.0 - 1.0 / t
+            } else {
+                0.0
+            };
             let stuck = a.min_bound[i] == a.max_bound[i];
             a.nu[i] = if stuck {
                 0.0
