@@ -183,7 +183,7 @@ fn weight_granularity_is_the_mean_step_at_zero() {
     // The pulse count of a wanted change uses it: 0.0025 / 0.00025 = 10 pulses.
     let mut rng = ChaCha8Rng::seed_from_u64(13);
     let mut a = DeviceArray::new(&p, 3, &mut rng);
-    let total = a.program_deltas(&[0.0025, -0.0025, 0.0], 0.0, &mut rng);
+    let total = a.program_deltas(&[0.0025, -0.0025, 0.0], &mut rng);
     assert_eq!(total, 20);
 }
 
@@ -273,11 +273,12 @@ fn drift_follows_the_power_law_with_spread_exponent() {
     );
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let mut a = DeviceArray::new(&p, N, &mut rng);
-    a.set_all(0.3, 0.0, &mut rng);
+    a.set_all(0.3, &mut rng);
     let mut g0 = vec![0.0; N];
     let mut g = vec![0.0; N];
-    a.read_conductances(0.0, &mut rng, &mut g0);
-    a.read_conductances(20.0 * 999.0, &mut rng, &mut g);
+    a.read_conductances(&mut rng, &mut g0);
+    a.set_time(20.0 * 999.0);
+    a.read_conductances(&mut rng, &mut g);
     let nus: Vec<f64> = g0
         .iter()
         .zip(&g)
@@ -290,8 +291,8 @@ fn drift_follows_the_power_law_with_spread_exponent() {
     // Exact for one device.
     assert!((nus[0] - a.drift_nu(0)).abs() < 1e-12);
     // Reprogramming restarts the clock.
-    a.apply_pulses(0, 1, 20.0 * 999.0, &mut rng);
-    a.read_conductances(20.0 * 999.0, &mut rng, &mut g);
+    a.apply_pulses(0, 1, &mut rng);
+    a.read_conductances(&mut rng, &mut g);
     assert!((g[0] - p.weight_to_conductance(a.weight(0))).abs() < 1e-18);
 }
 
@@ -304,7 +305,7 @@ fn stuck_devices_do_not_move() {
     let mut rng = ChaCha8Rng::seed_from_u64(10);
     let mut a = DeviceArray::new(&p, N, &mut rng);
     for i in 0..N {
-        a.apply_pulses(i, 50, 0.0, &mut rng);
+        a.apply_pulses(i, 50, &mut rng);
     }
     let at_min = (0..N).filter(|&i| a.weight(i) == -0.6).count() as f64 / N as f64;
     let at_max = (0..N).filter(|&i| a.weight(i) == 0.6).count() as f64 / N as f64;
@@ -312,7 +313,7 @@ fn stuck_devices_do_not_move() {
     assert!((at_min - 0.1).abs() < 0.008, "{at_min}");
     assert!((at_max - 0.05).abs() < 0.006, "{at_max}");
     let mut g = vec![0.0; N];
-    a.read_conductances(0.0, &mut rng, &mut g);
+    a.read_conductances(&mut rng, &mut g);
     let i = (0..N).find(|&i| a.weight(i) == -0.6).unwrap();
     assert_eq!(g[i], p.g_min);
 }
@@ -326,7 +327,7 @@ fn write_and_read_noise_have_their_std() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let mut a = DeviceArray::new(&p, N, &mut rng);
     for i in 0..N {
-        a.apply_pulses(i, 1, 0.0, &mut rng);
+        a.apply_pulses(i, 1, &mut rng);
     }
     let d: Vec<f64> = (0..N)
         .map(|i| a.weight(i) - a.persistent_weight(i))
@@ -334,7 +335,7 @@ fn write_and_read_noise_have_their_std() {
     let std = (d.iter().map(|v| v * v).sum::<f64>() / N as f64).sqrt();
     assert!(within(std, 5.0 * 0.001, 0.03), "{std}");
     let mut r = vec![0.0; N];
-    a.read_weights(0.0, &mut rng, &mut r);
+    a.read_weights(&mut rng, &mut r);
     let std = ((0..N).map(|i| (r[i] - a.weight(i)).powi(2)).sum::<f64>() / N as f64).sqrt();
     assert!(within(std, 0.01, 0.03), "{std}");
 }
@@ -344,11 +345,11 @@ fn program_delta_rounds_and_caps_the_pulse_train() {
     let p = params("constantstep", &[("dw_min_std", 0.0), ("dw_min_dtod", 0.0)]);
     let mut rng = ChaCha8Rng::seed_from_u64(12);
     let mut a = DeviceArray::new(&p, 2, &mut rng);
-    assert_eq!(a.program_delta(0, 0.0104, 0.0, &mut rng), 10);
-    assert_eq!(a.program_delta(1, -1.0, 0.0, &mut rng), -31);
+    assert_eq!(a.program_delta(0, 0.0104, &mut rng), 10);
+    assert_eq!(a.program_delta(1, -1.0, &mut rng), -31);
     let ideal = params("ideal", &[]);
     let mut a = DeviceArray::new(&ideal, 1, &mut rng);
-    assert_eq!(a.program_delta(0, 0.123456, 0.0, &mut rng), 0);
+    assert_eq!(a.program_delta(0, 0.123456, &mut rng), 0);
     assert_eq!(a.weight(0), 0.123456);
 }
 
@@ -411,7 +412,7 @@ fn decay_diffusion_and_reset() {
     let p = params("capacitor", &[("lifetime", 100.0), ("lifetime_dtod", 0.0)]);
     let mut rng = ChaCha8Rng::seed_from_u64(14);
     let mut a = DeviceArray::new(&p, 100, &mut rng);
-    a.set_all(0.5, 0.0, &mut rng);
+    a.set_all(0.5, &mut rng);
     a.decay(&mut rng);
     assert!((a.weight(7) - 0.5 * 0.99).abs() < 1e-15);
     // Diffusion: w ← w + ρ ξ with ρ = diffusion.
@@ -430,7 +431,8 @@ fn decay_diffusion_and_reset() {
     // Reset: reset_bias (= reset + reset_dtod ξ, fixed per device) + reset_std ξ per reset.
     let p = params("constantstep", &[("reset", 0.1), ("reset_std", 0.0)]);
     let mut a = DeviceArray::new(&p, 10, &mut rng);
-    a.apply_pulses(3, 50, 0.0, &mut rng);
-    a.reset(3, 1.0, &mut rng);
+    a.apply_pulses(3, 50, &mut rng);
+    a.set_time(1.0);
+    a.reset(3, &mut rng);
     assert_eq!(a.weight(3), 0.1);
 }

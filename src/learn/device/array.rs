@@ -38,6 +38,8 @@ pub struct DeviceArray {
     /// Drift exponent per device and the time (s) of its last programming.
     nu: Vec<f64>,
     t_prog: Vec<f64>,
+    /// The array's clock (s): programming events are stamped with it, reads happen at it.
+    now: f64,
 }
 
 impl DeviceArray {
@@ -60,6 +62,7 @@ impl DeviceArray {
             diffusion_rate: vec![0.0; n],
             nu: vec![0.0; n],
             t_prog: vec![0.0; n],
+            now: 0.0,
         };
         // aihwkit PulsedRPUDevice::populate: the up/down bias is put on the weaker direction.
         let up_bias = if p.up_down > 0.0 { 0.0 } else { p.up_down };
@@ -195,7 +198,13 @@ impl DeviceArray {
             a.diffusion_rate[i] = (p.diffusion * (1.0 + p.diffusion_dtod * g[6])).abs();
             a.reset_bias[i] = p.reset + p.reset_dtod * g[7];
             let t = p.lifetime * (1.0 + p.lifetime_dtod * g[8]);
-            a.decay_scale[i] = if t > 1.0 { 1.0 - 1.0 / t } else { 0.0 };
+            a.decay_scale[i] = if p.lifetime <= 0.0 {
+                1.0 // no decay (aihwkit: lifetime 0)
+            } else if t > 1.0 {
+                1.0 - 1.0 / t
+            } else {
+                0.0
+            };
             let stuck = a.min_bound[i] == a.max_bound[i];
             a.nu[i] = if stuck {
                 0.0
@@ -205,6 +214,17 @@ impl DeviceArray {
             a.w[i] = 0.0f64.clamp(a.min_bound[i], a.max_bound[i]);
         }
         a
+    }
+
+    /// Sets the array's clock (s, simulation time). Pulses and weight settings are stamped
+    /// with it (drift restarts there); reads see the drift accumulated up to it.
+    pub fn set_time(&mut self, t: f64) {
+        self.now = t;
+    }
+
+    /// The array's clock (s).
+    pub fn time(&self) -> f64 {
+        self.now
     }
 
     pub fn len(&self) -> usize {
@@ -255,17 +275,17 @@ impl DeviceArray {
     }
 
     /// Sets a device's weight, clipped into its bounds (aihwkit `onSetWeights`), as a
-    /// programming event at time `t` (s); write noise is drawn anew.
-    pub fn set_weight<R: Rng + ?Sized>(&mut self, idx: usize, w: f64, t: f64, rng: &mut R) {
+    /// programming event at the array's clock; write noise is drawn anew.
+    pub fn set_weight<R: Rng + ?Sized>(&mut self, idx: usize, w: f64, rng: &mut R) {
         self.w[idx] = w.clamp(self.min_bound[idx], self.max_bound[idx]);
-        self.t_prog[idx] = t;
+        self.t_prog[idx] = self.now;
         self.draw_write_noise(idx, rng);
     }
 
-    /// Sets every weight to `w` (clipped per device) at time `t`.
-    pub fn set_all<R: Rng + ?Sized>(&mut self, w: f64, t: f64, rng: &mut R) {
+    /// Sets every weight to `w` (clipped per device).
+    pub fn set_all<R: Rng + ?Sized>(&mut self, w: f64, rng: &mut R) {
         for i in 0..self.len() {
-            self.set_weight(i, w, t, rng);
+            self.set_weight(i, w, rng);
         }
     }
 
@@ -278,8 +298,8 @@ impl DeviceArray {
     }
 
     /// Applies `|n|` pulses to device `idx`: up (potentiation) if `n > 0`, down if `n < 0`.
-    /// The programming time is set to `t` (s) when `n != 0`.
-    pub fn apply_pulses<R: Rng + ?Sized>(&mut self, idx: usize, n: i32, t: f64, rng: &mut R) {
+    /// The device's programming time becomes the array's clock when `n != 0`.
+    pub fn apply_pulses<R: Rng + ?Sized>(&mut self, idx: usize, n: i32, rng: &mut R) {
         if n == 0 {
             return;
         }
@@ -287,7 +307,7 @@ impl DeviceArray {
         for _ in 0..n.unsigned_abs() {
             self.update_once(idx, up, rng);
         }
-        self.t_prog[idx] = t;
+        self.t_prog[idx] = self.now;
     }
 
     /// Turns a wanted weight change into one pulse train, `round(|dw| / granularity)`
@@ -295,17 +315,11 @@ impl DeviceArray {
     /// capped at `max_pulses` (aihwkit-like bounded length), and applies it. Returns the
     /// signed number of pulses applied. The ideal kind applies `dw` exactly (infinite
     /// granularity) and returns 0.
-    pub fn program_delta<R: Rng + ?Sized>(
-        &mut self,
-        idx: usize,
-        dw: f64,
-        t: f64,
-        rng: &mut R,
-    ) -> i32 {
+    pub fn program_delta<R: Rng + ?Sized>(&mut self, idx: usize, dw: f64, rng: &mut R) -> i32 {
         if self.params.kind == DeviceKind::Ideal {
             if dw != 0.0 {
                 self.w[idx] = (self.w[idx] + dw).clamp(self.min_bound[idx], self.max_bound[idx]);
-                self.t_prog[idx] = t;
+                self.t_prog[idx] = self.now;
             }
             return 0;
         }
@@ -313,18 +327,18 @@ impl DeviceArray {
             .round()
             .min(self.params.max_pulses as f64) as i32;
         let n = if dw < 0.0 { -n } else { n };
-        self.apply_pulses(idx, n, t, rng);
+        self.apply_pulses(idx, n, rng);
         n
     }
 
     /// [`program_delta`](Self::program_delta) for every device (`dws.len()` must equal
     /// `len()`), in index order. Returns the total number of pulses applied (for the
     /// programming energy, `pulses × pulse_energy`).
-    pub fn program_deltas<R: Rng + ?Sized>(&mut self, dws: &[f64], t: f64, rng: &mut R) -> u64 {
+    pub fn program_deltas<R: Rng + ?Sized>(&mut self, dws: &[f64], rng: &mut R) -> u64 {
         assert_eq!(dws.len(), self.len(), "one weight change per device");
         let mut pulses = 0u64;
         for (i, &dw) in dws.iter().enumerate() {
-            pulses += u64::from(self.program_delta(i, dw, t, rng).unsigned_abs());
+            pulses += u64::from(self.program_delta(i, dw, rng).unsigned_abs());
         }
         pulses
     }
@@ -415,9 +429,10 @@ impl DeviceArray {
         self.draw_write_noise(i, rng);
     }
 
-    /// Conductances (S) at time `t` (s) into `out`: the apparent weight mapped onto
+    /// Conductances (S) at the array's clock `t` into `out`: the apparent weight mapped onto
     /// `g_min..g_max`, drifted by `((t - t_prog + t_0)/t_0)^-ν`, plus read noise.
-    pub fn read_conductances<R: Rng + ?Sized>(&self, t: f64, rng: &mut R, out: &mut [f64]) {
+    pub fn read_conductances<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) {
+        let t = self.now;
         let p = &self.params;
         let g_per_w = (p.g_max - p.g_min) / (p.w_max - p.w_min);
         let read_std = p.read_noise_std * g_per_w;
@@ -435,10 +450,10 @@ impl DeviceArray {
         }
     }
 
-    /// Weights as read at time `t` (s): drifted conductances mapped back to weights, plus
-    /// read noise (weight units).
-    pub fn read_weights<R: Rng + ?Sized>(&self, t: f64, rng: &mut R, out: &mut [f64]) {
-        self.read_conductances(t, rng, out);
+    /// Weights as read at the array's clock: drifted conductances mapped back to weights,
+    /// plus read noise (weight units).
+    pub fn read_weights<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) {
+        self.read_conductances(rng, out);
         for o in out.iter_mut().take(self.len()) {
             *o = self.params.conductance_to_weight(*o);
         }
@@ -470,12 +485,12 @@ impl DeviceArray {
         }
     }
 
-    /// Resets one device to its reset value plus cycle noise (aihwkit `reset`), at time `t`.
-    pub fn reset<R: Rng + ?Sized>(&mut self, idx: usize, t: f64, rng: &mut R) {
+    /// Resets one device to its reset value plus cycle noise (aihwkit `reset`).
+    pub fn reset<R: Rng + ?Sized>(&mut self, idx: usize, rng: &mut R) {
         let std = self.params.reset_std;
         let noise = if std > 0.0 { std * gauss(rng) } else { 0.0 };
         let w = self.reset_bias[idx] + noise;
-        self.set_weight(idx, w, t, rng);
+        self.set_weight(idx, w, rng);
     }
 
     /// Fraction of devices sitting on a bound.

@@ -69,7 +69,7 @@ pub fn pulse_statistics(
         .into_iter()
         .enumerate()
     {
-        arr.set_all(w0, 0.0, &mut rng);
+        arr.set_all(w0, &mut rng);
         for (s, w) in start.iter_mut().zip(arr.weights()) {
             *s = w;
         }
@@ -77,7 +77,7 @@ pub fn pulse_statistics(
         for (row, &k) in ks.iter().enumerate() {
             let n = (k - done) as i32;
             for i in 0..devices {
-                arr.apply_pulses(i, sign * n, 0.0, &mut rng);
+                arr.apply_pulses(i, sign * n, &mut rng);
             }
             done = k;
             let deltas = arr.weights().zip(&start).map(|(w, s)| w - s);
@@ -127,7 +127,7 @@ pub fn pulse_response(
 ) -> PulseResponse {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut arr = DeviceArray::new(params, devices, &mut rng);
-    arr.set_all(w0, 0.0, &mut rng);
+    arr.set_all(w0, &mut rng);
     let steps = 2 * pulses as usize + 1;
     let shown = shown.min(devices);
     let mut traces = vec![Vec::with_capacity(steps); shown];
@@ -142,7 +142,7 @@ pub fn pulse_response(
     for j in 0..2 * pulses {
         let sign = if j < pulses { 1 } else { -1 };
         for i in 0..devices {
-            arr.apply_pulses(i, sign, 0.0, &mut rng);
+            arr.apply_pulses(i, sign, &mut rng);
         }
         record(&arr);
     }
