@@ -53,6 +53,7 @@ macro_rules! golden_tests {
 }
 
 golden_tests!(
+    behavioural,
     controlled_sources,
     ic_uic,
     integrator_e,
@@ -61,6 +62,7 @@ golden_tests!(
     rlc_ringdown,
     sources,
     subckt_params,
+    syntax,
     tanh_chain,
 );
 

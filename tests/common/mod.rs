@@ -390,22 +390,49 @@ pub fn compare(test: &Waveform, reference: &Waveform) -> Comparison {
 
 /// Copies `netlist` to `dir/<same file name>` with `cards` inserted before its last `.end`
 /// line (or appended when it has none). Simulators keep the last value of an option, so a
-/// card overrides the netlist's own setting.
+/// card overrides the netlist's own setting. Relative `.include`/`.lib` file paths are made
+/// absolute (relative to the original netlist's directory), so the copy reads the same files.
 pub fn write_variant(netlist: &Path, dir: &Path, cards: &[&str]) -> PathBuf {
     let text = std::fs::read_to_string(netlist)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", netlist.display()));
-    let mut lines: Vec<&str> = text.lines().collect();
+    let home = netlist
+        .parent()
+        .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()))
+        .unwrap_or_default();
+    let mut lines: Vec<String> = text.lines().map(|l| absolute_include(l, &home)).collect();
     let end = lines
         .iter()
         .rposition(|l| l.trim().eq_ignore_ascii_case(".end"))
         .unwrap_or(lines.len());
     for (i, card) in cards.iter().enumerate() {
-        lines.insert(end + i, card);
+        lines.insert(end + i, card.to_string());
     }
     let path = dir.join(netlist.file_name().expect("netlist has a file name"));
     std::fs::write(&path, lines.join("\n") + "\n")
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     path
+}
+
+/// `.include FILE`, `.inc FILE` or `.lib FILE SECTION` with a relative FILE: FILE made
+/// absolute against `home`; any other line unchanged.
+fn absolute_include(line: &str, home: &Path) -> String {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let is_file_card = match words.first().map(|w| w.to_ascii_lowercase()) {
+        Some(card) if card == ".include" || card == ".inc" => words.len() >= 2,
+        Some(card) if card == ".lib" => words.len() >= 3,
+        _ => false,
+    };
+    let file = words
+        .get(1)
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\''));
+    match file {
+        Some(file) if is_file_card && Path::new(file).is_relative() => {
+            let mut out = vec![words[0].to_string(), home.join(file).display().to_string()];
+            out.extend(words[2..].iter().map(|w| w.to_string()));
+            out.join(" ")
+        }
+        _ => line.to_string(),
+    }
 }
 
 /// Runs a command to completion with `RUN_TIMEOUT`; returns its combined output on failure.
