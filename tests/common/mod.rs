@@ -282,11 +282,16 @@ pub struct Comparison {
     pub missing: Vec<String>,
     /// A non-finite value in the tested waveform, as (signal, time).
     pub non_finite: Option<(String, f64)>,
+    /// The tested waveform does not cover the reference's time span: (its span, reference's).
+    pub short: Option<((f64, f64), (f64, f64))>,
 }
 
 impl Comparison {
     pub fn pass(&self) -> bool {
-        self.missing.is_empty() && self.non_finite.is_none() && self.errors.iter().all(|e| e.pass)
+        self.missing.is_empty()
+            && self.non_finite.is_none()
+            && self.short.is_none()
+            && self.errors.iter().all(|e| e.pass)
     }
 
     /// Worst relative error over the non-flat signals.
@@ -325,6 +330,13 @@ impl Comparison {
             let _ = writeln!(
                 s,
                 "{example:<20} {:<6} {m:<16} missing from the tested output  FAIL",
+                method.name()
+            );
+        }
+        if let Some(((t0, t1), (r0, r1))) = self.short {
+            let _ = writeln!(
+                s,
+                "{example:<20} {:<6} time span {t0:e}..{t1:e} s does not cover ngspice's {r0:e}..{r1:e} s  FAIL",
                 method.name()
             );
         }
@@ -381,10 +393,17 @@ pub fn compare(test: &Waveform, reference: &Waveform) -> Comparison {
             pass,
         });
     }
+    // held-constant extrapolation must not hide a run that stopped early
+    let span = |w: &Waveform| (w.time[0], w.time[w.time.len() - 1]);
+    let (test_span, ref_span) = (span(test), span(reference));
+    let slack = 1e-9 * (ref_span.1 - ref_span.0);
+    let short = (test_span.0 > ref_span.0 + slack || test_span.1 < ref_span.1 - slack)
+        .then_some((test_span, ref_span));
     Comparison {
         errors,
         missing,
         non_finite,
+        short,
     }
 }
 
