@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -398,17 +399,11 @@ fn draw_panel<DB: DrawingBackend>(
         let style = line_style(s, k);
         for segment in segments(s, xs, ys, (x0, x1), plot_px) {
             match s.line {
-                // The bitmap backend (k > 1) joins thick polylines with unlimited miters,
-                // which shoot spikes far out of the plot at sharp zigzags: there, draw
-                // each segment on its own. SVG viewers limit miters themselves.
+                // The bitmap backend (k > 1) fills thick polylines as one polygon, which
+                // breaks on sharp zigzags (spikes across the picture) and thins some steep
+                // segments. There, stamp the 1-pixel polyline with a square brush instead.
                 LineKind::Solid if k > 1 => {
-                    chart
-                        .draw_series(
-                            segment
-                                .windows(2)
-                                .map(|w| PathElement::new(vec![w[0], w[1]], style)),
-                        )
-                        .map_err(err)?;
+                    brush_polyline(chart.plotting_area(), &segment, color(s.color), 2 * k)?;
                 }
                 LineKind::Solid => {
                     chart
@@ -439,6 +434,40 @@ fn draw_panel<DB: DrawingBackend>(
     }
     if legend.total > 0 {
         draw_legend(&legend_area, panel, legend, k)?;
+    }
+    Ok(())
+}
+
+/// Draws a polyline `width` pixels wide as `width`² shifted copies of a 1-pixel polyline.
+fn brush_polyline<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    points: &[(f64, f64)],
+    color: RGBColor,
+    width: u32,
+) -> Result<(), String> {
+    let base = area.get_base_pixel();
+    let mut pixels: Vec<(i32, i32)> = Vec::with_capacity(points.len());
+    for p in points {
+        let (x, y) = area.map_coordinate(p);
+        let q = (x - base.0, y - base.1);
+        if pixels.last() != Some(&q) {
+            pixels.push(q);
+        }
+    }
+    if pixels.len() == 1 {
+        pixels.push(pixels[0]);
+    }
+    let canvas = area.strip_coord_spec();
+    let w = width as i32;
+    let offsets = -(w - 1) / 2..=w / 2;
+    let style = color.stroke_width(1);
+    for dx in offsets.clone() {
+        for dy in offsets.clone() {
+            let shifted: Vec<(i32, i32)> = pixels.iter().map(|&(x, y)| (x + dx, y + dy)).collect();
+            canvas
+                .draw(&PathElement::new(shifted, style))
+                .map_err(err)?;
+        }
     }
     Ok(())
 }
