@@ -475,3 +475,42 @@ fn extreme_and_degenerate_values_still_plot() {
     assert!(!text.contains("000000000000"), "no endless tick labels");
     clean(&dir);
 }
+
+#[test]
+fn sweep_on_a_log_x_axis() {
+    // compare's sweeps: a metric against e.g. the number of conductance states
+    let dir = temp_dir("sweep");
+    let states = [2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];
+    let series = |label: &str, color, scale: f64| Series {
+        label: label.into(),
+        x: states.to_vec(),
+        y: states.iter().map(|s| scale / s.sqrt() + 0.02).collect(),
+        color,
+        markers: true,
+        ..Series::default()
+    };
+    let mut x = Axis::new("conductance states", "");
+    x.log = true;
+    let fig = Figure::new(
+        "final test error vs conductance states",
+        vec![Panel {
+            title: String::new(),
+            x,
+            y: Axis::new("test error", ""),
+            series: vec![series("rram", 1, 0.3), series("pcm", 2, 0.5)],
+        }],
+    );
+    let png = dir.join("sweep.png");
+    plot::lines(&fig, &png).unwrap();
+    assert_drawn(&png, fig.size(), 0);
+    let svg = dir.join("sweep.svg");
+    plot::lines(&fig, &svg).unwrap();
+    let text = std::fs::read_to_string(&svg).unwrap();
+    for tick in ["10", "100", "1000"] {
+        assert!(
+            text.contains(&format!("\n{tick}\n</text>")),
+            "decade tick {tick}"
+        );
+    }
+    clean(&dir);
+}

@@ -88,11 +88,16 @@ fn downsample(big: &[u8], (bw, bh): (u32, u32), k: u32) -> Vec<u8> {
     out
 }
 
+/// A finite value, and positive on a log axis.
+fn drawable(log: bool, v: f64) -> bool {
+    v.is_finite() && (!log || v > 0.0)
+}
+
 pub(crate) fn has_data(p: &Panel) -> bool {
     p.series.iter().any(|s| {
         s.x.iter()
             .zip(&s.y)
-            .any(|(x, y)| x.is_finite() && y.is_finite() && (!p.y.log || *y > 0.0))
+            .any(|(&x, &y)| drawable(p.x.log, x) && drawable(p.y.log, y))
     })
 }
 
@@ -178,7 +183,7 @@ fn data_range(p: &Panel, on_x: bool) -> Option<(f64, f64)> {
     let mut hi = f64::NEG_INFINITY;
     for s in &p.series {
         for (&x, &y) in s.x.iter().zip(&s.y) {
-            if !(x.is_finite() && y.is_finite()) || (p.y.log && y <= 0.0) {
+            if !(drawable(p.x.log, x) && drawable(p.y.log, y)) {
                 continue;
             }
             let v = if on_x { x } else { y };
@@ -345,7 +350,9 @@ fn draw_panel<DB: DrawingBackend>(
     };
     let (xs, x_desc) = axis_scale(&panel.x, x_range);
     let (ys, y_desc) = axis_scale(&panel.y, y_range);
-    let (x0, x1) = padded(x_range, xs, false);
+    // Markers at the ends would be cut in half by the plot's edge: give them room.
+    let markers = panel.series.iter().any(|s| s.markers);
+    let (x0, x1) = padded(x_range, xs, markers && panel.x.range.is_none());
     let (y0, y1) = padded(y_range, ys, panel.y.range.is_none());
 
     let mut builder = ChartBuilder::on(&plot_area);
@@ -368,7 +375,18 @@ fn draw_panel<DB: DrawingBackend>(
     };
     let x_step = (x1 - x0) / 8.0;
     let y_step = (y1 - y0) / 6.0;
-    let x_fmt = |v: &f64| format::tick_label(*v, x_step);
+    let x_fmt = |v: &f64| {
+        if xs.log {
+            format::compact(10f64.powf(*v))
+        } else {
+            format::tick_label(*v, x_step)
+        }
+    };
+    let x_labels = if xs.log {
+        ((x1 - x0).ceil() as usize + 1).clamp(3, 10)
+    } else {
+        9
+    };
     let y_fmt = |v: &f64| {
         if ys.log {
             format::compact(10f64.powf(*v))
@@ -378,7 +396,7 @@ fn draw_panel<DB: DrawingBackend>(
     };
     chart
         .configure_mesh()
-        .x_labels(9)
+        .x_labels(x_labels)
         .y_labels(y_labels)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
@@ -540,7 +558,7 @@ fn segments(
     let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
     let mut cur: Vec<(f64, f64)> = Vec::new();
     for (&x, &y) in s.x.iter().zip(&s.y) {
-        if x.is_finite() && y.is_finite() && (!ys.log || y > 0.0) {
+        if drawable(xs.log, x) && drawable(ys.log, y) {
             cur.push((xs.apply(x), ys.apply(y)));
         } else if !cur.is_empty() {
             out.push(std::mem::take(&mut cur));
