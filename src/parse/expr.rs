@@ -163,19 +163,23 @@ fn build_call(name: &str, mut args: Vec<Expr>) -> Option<Expr> {
 }
 
 /// `^` / `**` chains, right associative; each exponent may carry prefix operators.
+/// Hand-rolled loops (no `many0`): the common case of no operator allocates nothing.
 fn power(i: &str) -> Res<'_, Expr> {
-    let (i, base) = primary(i)?;
-    let pow_op = ws(alt((tag("**"), tag("^"))));
-    let (i, tail) = many0((pow_op, prefix_ops, primary)).parse(i)?;
-    if tail.is_empty() {
-        return Ok((i, base));
-    }
-    let mut operands: Vec<(Vec<char>, Expr)> = Vec::with_capacity(tail.len());
-    for (_, pre, e) in tail {
+    let (mut i, base) = primary(i)?;
+    let mut operands: Vec<(Vec<char>, Expr)> = Vec::new();
+    loop {
+        let Ok((after_op, _)) = ws(alt((tag("**"), tag("^")))).parse(i) else {
+            break;
+        };
+        let (r, pre) = prefix_ops(after_op)?;
+        let (r, e) = primary(r)?;
         operands.push((pre, e));
+        i = r;
     }
-    let (last_pre, mut acc) = operands.pop().expect("tail is not empty");
-    acc = apply_prefix(&last_pre, acc);
+    let Some((last_pre, last)) = operands.pop() else {
+        return Ok((i, base));
+    };
+    let mut acc = apply_prefix(&last_pre, last);
     while let Some((pre, e)) = operands.pop() {
         acc = apply_prefix(
             &pre,
@@ -188,8 +192,18 @@ fn power(i: &str) -> Res<'_, Expr> {
     ))
 }
 
-fn prefix_ops(i: &str) -> Res<'_, Vec<char>> {
-    many0(ws(alt((char('-'), char('+'), char('!'))))).parse(i)
+fn prefix_ops(mut i: &str) -> Res<'_, Vec<char>> {
+    let mut ops = Vec::new();
+    loop {
+        let t = i.trim_start();
+        match t.chars().next() {
+            Some(c @ ('-' | '+' | '!')) if !t.starts_with("!=") => {
+                ops.push(c);
+                i = &t[1..];
+            }
+            _ => return Ok((i, ops)),
+        }
+    }
 }
 
 fn apply_prefix(ops: &[char], mut e: Expr) -> Expr {
