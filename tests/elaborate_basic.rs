@@ -552,3 +552,36 @@ fn uic_allows_capacitor_only_nodes_but_dc_does_not() {
     assert_eq!(e.kind, dfcsim::elaborate::ErrorKind::VoltageLoop);
     assert!(e.message.contains("l1, l2"), "{e}");
 }
+
+#[test]
+fn comment_forms_and_case() {
+    let c = load(
+        "comments
+  * indented full-line comment
+r1 A Gnd 1K $note without space
+R2 a GND 2k $ note with space ; and more
+R3 a 0 3k ; semicolon
+R4 a 0 4k // slashes
+V1 A 0 DC 1
++ ; a continuation holding only a comment
+.OP
+",
+    );
+    assert_eq!(c.nodes, vec!["0", "a"]);
+    assert_eq!(names(&c), vec!["r1", "r2", "r3", "r4", "v1"]);
+}
+
+#[test]
+fn dc_value_next_to_a_transient_function_is_reported() {
+    let (c, w) = load_str_with_warnings(
+        "t\nV1 a 0 DC 5 PULSE(1 2 1m)\nR1 a 0 1k\n.tran 0.1m 2m\n",
+        Path::new("t.cir"),
+    )
+    .unwrap();
+    assert!(matches!(
+        kind(&c, "v1"),
+        ElementKind::VoltageSource { wave: Waveform::Pulse { v1, .. }, .. } if *v1 == 1.0
+    ));
+    assert_eq!(w.len(), 1);
+    assert!(w[0].message.contains("DC value ignored"), "{}", w[0]);
+}

@@ -905,6 +905,13 @@ impl<'a> Elaborator<'a> {
         func: Option<&SourceFn>,
     ) -> Result<Waveform> {
         let label = card.name.text.as_str();
+        if let (Some(dc), Some(_)) = (dc, func) {
+            // ngspice uses the DC value for a standalone .op, the function for .tran.
+            self.warn(
+                &dc.span,
+                format!("{label}: DC value ignored; the transient function gives the value at t=0"),
+            );
+        }
         let Some(func) = func else {
             return Ok(Waveform::Dc(match dc {
                 Some(v) => self.value(v)?,

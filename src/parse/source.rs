@@ -140,12 +140,8 @@ fn strip_inline_comment(line: &str) -> &str {
     for (i, &b) in bytes.iter().enumerate() {
         match b {
             b';' => return &line[..i],
-            b'$' if prev_space => {
-                let next = bytes.get(i + 1).copied();
-                if next.is_none() || next.is_some_and(|c| c.is_ascii_whitespace()) {
-                    return &line[..i];
-                }
-            }
+            // ngspice: `$` after white space starts a comment (`1k $note` and `1k $ note`).
+            b'$' if prev_space => return &line[..i],
             b'/' if prev_space && bytes.get(i + 1) == Some(&b'/') => return &line[..i],
             _ => {}
         }
