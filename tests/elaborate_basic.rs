@@ -585,3 +585,46 @@ fn dc_value_next_to_a_transient_function_is_reported() {
     assert_eq!(w.len(), 1);
     assert!(w[0].message.contains("DC value ignored"), "{}", w[0]);
 }
+
+#[test]
+fn braces_quotes_and_globals() {
+    let c = load(
+        "braces
+.param k = 2 j = {k}+1 m='j * 2' n={k} , o = { {k} * {j} }
+.global vdd
+.subckt inv in out
+B1 out 0 V = {k}*v(in) + v(vdd)
+.ic v(out)=0.5
+.ends
+Vdd vdd 0 1
+V1 a 0 1
+X1 a y inv
+Ry y 0 1k
+R1 a 0 {m + n + o}
+.op
+",
+    );
+    match kind(&c, "r1") {
+        ElementKind::Resistor { ohms, .. } => assert_eq!(*ohms, 6.0 + 2.0 + 6.0),
+        k => panic!("{k:?}"),
+    }
+    let vdd = node(&c, "vdd");
+    let a = node(&c, "a");
+    match kind(&c, "b.x1.b1") {
+        ElementKind::BehavioralVoltage { expr, .. } => assert_eq!(
+            *expr,
+            Expr::Binary(
+                BinaryOp::Add,
+                Box::new(Expr::Binary(
+                    BinaryOp::Mul,
+                    Box::new(Expr::Const(2.0)),
+                    Box::new(Expr::NodeV(a))
+                )),
+                Box::new(Expr::NodeV(vdd))
+            )
+        ),
+        k => panic!("{k:?}"),
+    }
+    assert_eq!(c.ics, vec![(node(&c, "y"), 0.5)]);
+    assert!(c.find_node("x1.vdd").is_none());
+}

@@ -1075,8 +1075,8 @@ impl<'a> Cursor<'a> {
             }
             let vstart = skip_ws(after + 1);
             let vtext = &text[vstart..];
+            // `{…}` is part of the expression grammar; quotes delimit the whole value.
             let delimited = match vtext.chars().next() {
-                Some('{') => Some('}'),
                 Some('\'') => Some('\''),
                 _ => None,
             };

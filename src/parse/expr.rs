@@ -98,6 +98,13 @@ fn primary(i: &str) -> Res<'_, Expr> {
     {
         return Ok((rest, e));
     }
+    // `{…}` inside an expression groups like parentheses (ngspice: `V = {k}*v(a)`).
+    if let Ok((rest, e)) = (char('{'), ternary, ws(char('}')))
+        .map(|(_, e, _)| e)
+        .parse(i)
+    {
+        return Ok((rest, e));
+    }
     let (after_name, name) = ident(i)?;
     let lname = name.to_ascii_lowercase();
     let Ok((args_start, _)) = ws(char('(')).parse(after_name) else {
@@ -314,11 +321,11 @@ fn check_limits(text: &str) -> Result<(), ExprError> {
     let mut operators = 0usize;
     for c in text.chars() {
         match c {
-            '(' => {
+            '(' | '{' => {
                 depth += 1;
                 max_depth = max_depth.max(depth);
             }
-            ')' => depth = depth.saturating_sub(1),
+            ')' | '}' => depth = depth.saturating_sub(1),
             '?' => questions += 1,
             '+' | '-' | '*' | '/' | '^' | '<' | '>' | '=' | '&' | '|' | '!' | ',' => operators += 1,
             _ => {}
