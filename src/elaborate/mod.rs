@@ -19,7 +19,7 @@ use crate::circuit::{
     Analysis, Circuit, ControlCard, Element, ElementKind, Method, Model, NodeId, ParamValue, Port,
     Save, Waveform,
 };
-use crate::expr::{BinaryOp, Expr};
+use crate::expr::{BinaryOp, Expr, Func};
 pub use crate::parse::ast::Warning;
 use crate::parse::ast::{
     ElementBody, ElementCard, Item, ModelCard, ModelValue, Name, Netlist, SaveItem, SourceFn,
@@ -619,6 +619,11 @@ impl<'a> Elaborator<'a> {
                 let mut out = Vec::with_capacity(args.len());
                 for a in args {
                     out.push(self.resolve(a, ctx, level, signals, depth)?);
+                }
+                if *f == Func::Pow && signals && !out.is_empty() {
+                    // ngspice 39: in B sources pow(x, y) is |x|^y; in .param it is x^y.
+                    let x = out.remove(0);
+                    out.insert(0, Expr::Call(Func::Abs, vec![x]));
                 }
                 Expr::Call(*f, out)
             }

@@ -115,16 +115,33 @@ impl LogicalLine {
     }
 }
 
+/// White-space separated words with their offsets; a word may be quoted ("a b" or 'a b')
+/// and then keeps its spaces (quotes included, the caller strips them).
 fn word_offsets(text: &str) -> Vec<(&str, usize)> {
     let mut out = Vec::new();
-    let mut start = None;
+    let mut start: Option<usize> = None;
+    let mut quote: Option<char> = None;
     for (i, c) in text.char_indices() {
-        if c.is_whitespace() {
-            if let Some(s) = start.take() {
-                out.push((&text[s..i], s));
+        match (start, quote) {
+            (Some(_), Some(q)) => {
+                if c == q {
+                    quote = None;
+                }
             }
-        } else if start.is_none() {
-            start = Some(i);
+            (Some(s), None) => {
+                if c.is_whitespace() {
+                    out.push((&text[s..i], s));
+                    start = None;
+                }
+            }
+            (None, _) => {
+                if !c.is_whitespace() {
+                    start = Some(i);
+                    if c == '"' || c == '\'' {
+                        quote = Some(c);
+                    }
+                }
+            }
         }
     }
     if let Some(s) = start {
