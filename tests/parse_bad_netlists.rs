@@ -238,7 +238,13 @@ fn bad_expression() {
 
 #[test]
 fn parameter_cycle() {
-    let e = expect("param_cycle.cir", ErrorKind::UndefinedParam, 3, 13, "2 * a");
+    let e = expect(
+        "param_cycle.cir",
+        ErrorKind::UndefinedParam,
+        3,
+        12,
+        "{2 * a}",
+    );
     assert!(e.message.contains("depends on itself"), "{e}");
 }
 

@@ -19,7 +19,7 @@ use crate::circuit::{
     Analysis, Circuit, ControlCard, Element, ElementKind, Method, Model, NodeId, ParamValue, Port,
     Save, Waveform,
 };
-use crate::expr::{BinaryOp, Expr};
+use crate::expr::{BinaryOp, Expr, Func};
 pub use crate::parse::ast::Warning;
 use crate::parse::ast::{
     ElementBody, ElementCard, Item, ModelCard, ModelValue, Name, Netlist, SaveItem, SourceFn,
@@ -620,6 +620,11 @@ impl<'a> Elaborator<'a> {
                 for a in args {
                     out.push(self.resolve(a, ctx, level, signals, depth)?);
                 }
+                if *f == Func::Pow && signals && !out.is_empty() {
+                    // ngspice 39: in B sources pow(x, y) is |x|^y; in .param it is x^y.
+                    let x = out.remove(0);
+                    out.insert(0, Expr::Call(Func::Abs, vec![x]));
+                }
                 Expr::Call(*f, out)
             }
             Expr::Ternary(c, a, b) => Expr::Ternary(
@@ -905,6 +910,13 @@ impl<'a> Elaborator<'a> {
         func: Option<&SourceFn>,
     ) -> Result<Waveform> {
         let label = card.name.text.as_str();
+        if let (Some(dc), Some(_)) = (dc, func) {
+            // ngspice uses the DC value for a standalone .op, the function for .tran.
+            self.warn(
+                &dc.span,
+                format!("{label}: DC value ignored; the transient function gives the value at t=0"),
+            );
+        }
         let Some(func) = func else {
             return Ok(Waveform::Dc(match dc {
                 Some(v) => self.value(v)?,

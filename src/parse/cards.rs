@@ -719,8 +719,25 @@ impl<'a> Cursor<'a> {
                 ));
             }
         }
+        // Controlling nodes may be written as a pair in parentheses: `E1 o 0 (a, b) 2`.
+        let paren = self.peek_kind(0) == Some(TokKind::LParen);
+        if paren {
+            self.pos += 1;
+        }
         let cp = self.node(label, "positive controlling node")?;
         let cn = self.node(label, "negative controlling node")?;
+        if paren {
+            self.skip_commas();
+            if self.peek_kind(0) != Some(TokKind::RParen) {
+                return Err(self.err_tok(
+                    self.pos,
+                    ErrorKind::Syntax,
+                    format!("{label}: expected ')' after the controlling nodes"),
+                    "write E1 out 0 (in+, in-) gain",
+                ));
+            }
+            self.pos += 1;
+        }
         let gain = self.value(label, if current { "transconductance" } else { "gain" })?;
         self.expect_end(label)?;
         Ok(ElementBody::LinearVc {
@@ -1075,8 +1092,8 @@ impl<'a> Cursor<'a> {
             }
             let vstart = skip_ws(after + 1);
             let vtext = &text[vstart..];
+            // `{…}` is part of the expression grammar; quotes delimit the whole value.
             let delimited = match vtext.chars().next() {
-                Some('{') => Some('}'),
                 Some('\'') => Some('\''),
                 _ => None,
             };
