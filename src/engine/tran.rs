@@ -73,12 +73,12 @@ impl Simulator {
             uic,
             fixed_step,
         } = *spec;
-        if let Some(hf) = fixed_step {
-            if !(hf.is_finite() && hf > 0.0) {
-                return Err(SimError::BadAnalysis(format!(
-                    "fixed step must be > 0, got {hf}"
-                )));
-            }
+        if let Some(hf) = fixed_step
+            && !(hf.is_finite() && hf > 0.0)
+        {
+            return Err(SimError::BadAnalysis(format!(
+                "fixed step must be > 0, got {hf}"
+            )));
         }
         if !(tstop.is_finite() && tstop > 0.0) {
             return Err(SimError::BadAnalysis(format!(

@@ -1,0 +1,41 @@
+//! Speed smoke test on the benchmark network structure (the full comparison with ngspice
+//! lives in `bench/`). Prints timings; asserts only generous bounds and counter sanity.
+
+use dfcsim::engine::builder::tanh_network;
+use dfcsim::engine::simulate;
+
+fn run(sizes: &[usize]) -> (f64, dfcsim::engine::Stats) {
+    let c = tanh_network(sizes, 1, 1e-6, 1e-3);
+    let sim = dfcsim::engine::Simulator::new(&c).unwrap();
+    eprintln!(
+        "{sizes:?}: {} unknowns, {} non-zeros, blocks {:?}",
+        sim.unknowns(),
+        sim.nonzeros(),
+        sim.block_structure()
+    );
+    let t0 = std::time::Instant::now();
+    let out = simulate(&c);
+    let wall = t0.elapsed().as_secs_f64();
+    assert!(out.error.is_none(), "{:?}", out.error);
+    let st = out.results[0].stats.clone();
+    eprintln!("{sizes:?}: {wall:.4} s total, {st:?}");
+    (wall, st)
+}
+
+#[test]
+fn small_network_is_fast() {
+    let (wall, st) = run(&[15, 10, 10, 5]);
+    assert!(
+        st.accepted_steps >= 1000,
+        "max step is tstep = 1 µs over 1 ms"
+    );
+    assert!(st.newton_iterations < 5 * st.accepted_steps);
+    assert!(wall < 1.0);
+}
+
+/// The 100-100-100-10 network: `cargo test --release --test engine_speed -- --ignored`.
+#[test]
+#[ignore]
+fn large_network() {
+    run(&[100, 100, 100, 10]);
+}
