@@ -1,11 +1,11 @@
 //! Speed smoke test on the benchmark network structure (the full comparison with ngspice
 //! lives in `bench/`). Prints timings; asserts only generous bounds and counter sanity.
 
-use dfcsim::engine::builder::tanh_network;
+use dfcsim::engine::builder::tanh_network_with_feedback;
 use dfcsim::engine::simulate;
 
-fn run(sizes: &[usize]) -> (f64, dfcsim::engine::Stats) {
-    let c = tanh_network(sizes, 1, 1e-6, 1e-3);
+fn run(sizes: &[usize], feedback: bool) -> (f64, dfcsim::engine::Stats) {
+    let c = tanh_network_with_feedback(sizes, 1, 1e-6, 1e-3, feedback);
     let sim = dfcsim::engine::Simulator::new(&c).unwrap();
     eprintln!(
         "{sizes:?}: {} unknowns, {} non-zeros, blocks {:?}",
@@ -24,7 +24,7 @@ fn run(sizes: &[usize]) -> (f64, dfcsim::engine::Stats) {
 
 #[test]
 fn small_network_is_fast() {
-    let (wall, st) = run(&[15, 10, 10, 5]);
+    let (wall, st) = run(&[15, 10, 10, 5], false);
     assert!(
         st.accepted_steps >= 1000,
         "max step is tstep = 1 µs over 1 ms"
@@ -37,5 +37,26 @@ fn small_network_is_fast() {
 #[test]
 #[ignore]
 fn large_network() {
-    run(&[100, 100, 100, 10]);
+    run(&[100, 100, 100, 10], false);
+}
+
+#[test]
+fn small_feedback_network_is_one_block() {
+    let c = tanh_network_with_feedback(&[15, 10, 10, 5], 1, 1e-6, 1e-3, true);
+    let sim = dfcsim::engine::Simulator::new(&c).unwrap();
+    let (_, largest) = sim.block_structure();
+    assert!(
+        largest >= 50,
+        "feedback couples all hidden and output neurons: {largest}"
+    );
+    let (wall, st) = run(&[15, 10, 10, 5], true);
+    assert!(st.newton_iterations < 5 * st.accepted_steps);
+    assert!(wall < 2.0);
+}
+
+/// The 100-100-100-10 network with DFC-style feedback (one big block).
+#[test]
+#[ignore]
+fn large_feedback_network() {
+    run(&[100, 100, 100, 10], true);
 }

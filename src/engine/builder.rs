@@ -143,6 +143,19 @@ impl CircuitBuilder {
 /// per synapse injects w·r_prev/R. Inputs alternate SIN and PULSE sources. Weights are
 /// uniform in ±2/√fan_in from a small seeded generator (not the script's Python RNG).
 pub fn tanh_network(sizes: &[usize], seed: u64, tstep: f64, tstop: f64) -> Circuit {
+    tanh_network_with_feedback(sizes, seed, tstep, tstop, false)
+}
+
+/// [`tanh_network`], optionally with feedback in the DFC manner: every hidden neuron also
+/// receives a G coupling from every output rate (weights ±0.5/√outputs), which makes the
+/// whole network one strongly connected block.
+pub fn tanh_network_with_feedback(
+    sizes: &[usize],
+    seed: u64,
+    tstep: f64,
+    tstop: f64,
+    feedback: bool,
+) -> Circuit {
     const R: f64 = 10e3;
     const C: f64 = 1e-9;
     let gl = 1.0 / R;
@@ -206,6 +219,25 @@ pub fn tanh_network(sizes: &[usize], seed: u64, tstep: f64, tstop: f64) -> Circu
                         "0",
                         &node,
                         &format!("r{}_{k}", l - 1),
+                        "0",
+                        w * gl,
+                    );
+                }
+            }
+        }
+    }
+    if feedback && sizes.len() > 2 {
+        let last = sizes.len() - 1;
+        let bound = 0.5 / (sizes[last] as f64).sqrt();
+        for (l, &n) in sizes.iter().enumerate().take(last).skip(1) {
+            for j in 0..n {
+                for k in 0..sizes[last] {
+                    let w = uniform(-bound, bound);
+                    b.g(
+                        &format!("q{l}_{j}_{k}"),
+                        "0",
+                        &format!("n{l}_{j}"),
+                        &format!("r{last}_{k}"),
                         "0",
                         w * gl,
                     );
