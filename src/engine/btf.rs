@@ -5,17 +5,33 @@
 //! forward substitution, so feed-forward structure (layered networks) causes no fill.
 
 use super::matrix::{LuFailure, Pattern, SparseLu};
+use super::schur::SchurLu;
 
 /// One diagonal block.
 #[derive(Debug)]
 enum Block {
     /// Row `row`, unknown `col`, pivot at value position `pos`.
     Scalar { row: usize, col: usize, pos: usize },
-    /// Rows and columns (global), the block's own LU, and for each block CSC entry
-    /// the global value position.
+    /// Rows and columns (global) and the block's own LU.
     Multi {
         rows: Vec<usize>,
         cols: Vec<usize>,
+        lu: BlockLu,
+    },
+}
+
+/// LU of a block larger than 1×1.
+#[derive(Debug)]
+enum BlockLu {
+    /// Small feedback set + acyclic rest (no fill); the block entries are kept to build
+    /// the general LU if a matched pivot turns out to be zero.
+    Schur {
+        schur: Box<SchurLu>,
+        pairs: Vec<(usize, usize)>,
+        gpos: Vec<usize>,
+    },
+    /// General sparse LU; `gather[k]` is the global value position of block CSC entry k.
+    Sparse {
         lu: Box<SparseLu>,
         gather: Vec<usize>,
         values: Vec<f64>,
@@ -130,20 +146,27 @@ impl BtfLu {
                         }
                     }
                 }
-                let sub = Pattern::from_pairs(k, &pairs, 0);
-                let mut gather = vec![usize::MAX; sub.nnz()];
+                // In-block entries per row for the feedback-set LU.
+                let mut entries: Vec<Vec<(usize, usize)>> = vec![Vec::new(); k];
                 for (&(i, j), &p) in pairs.iter().zip(&gpos) {
-                    gather[sub.position(i, j).expect("pair is in the block pattern")] = p;
+                    entries[i].push((j, p));
                 }
-                let values = vec![0.0; sub.nnz()];
-                let lu = Box::new(SparseLu::new(sub)?);
-                blocks.push(Block::Multi {
-                    rows,
-                    cols,
-                    lu,
-                    gather,
-                    values,
-                });
+                let pivot: Vec<usize> = (0..k)
+                    .map(|i| {
+                        pattern
+                            .position(rows[i], cols[i])
+                            .expect("matched entry is in the pattern")
+                    })
+                    .collect();
+                let lu = match SchurLu::new(&entries, &pivot) {
+                    Some(schur) => BlockLu::Schur {
+                        schur: Box::new(schur),
+                        pairs,
+                        gpos,
+                    },
+                    None => sparse_block(k, &pairs, &gpos)?,
+                };
+                blocks.push(Block::Multi { rows, cols, lu });
             }
         }
         Ok(BtfLu {
@@ -165,6 +188,25 @@ impl BtfLu {
         &self.pattern
     }
 
+    /// Number of (scalar, feedback-set Schur, general sparse) blocks.
+    pub fn block_kinds(&self) -> (usize, usize, usize) {
+        let mut k = (0, 0, 0);
+        for b in &self.blocks {
+            match b {
+                Block::Scalar { .. } => k.0 += 1,
+                Block::Multi {
+                    lu: BlockLu::Schur { .. },
+                    ..
+                } => k.1 += 1,
+                Block::Multi {
+                    lu: BlockLu::Sparse { .. },
+                    ..
+                } => k.2 += 1,
+            }
+        }
+        k
+    }
+
     pub fn block_count(&self) -> usize {
         self.blocks.len()
     }
@@ -181,22 +223,31 @@ impl BtfLu {
                         return Err(LuFailure::Structural(Some(*col)));
                     }
                 }
-                Block::Multi {
-                    cols,
-                    lu,
-                    gather,
-                    values: bv,
-                    ..
-                } => {
-                    for (v, &p) in bv.iter_mut().zip(gather.iter()) {
-                        *v = values[p];
-                    }
-                    lu.factor(bv).map_err(|e| match e {
-                        LuFailure::Structural(Some(j)) => {
-                            LuFailure::Structural(cols.get(j).copied())
+                Block::Multi { cols, lu, .. } => {
+                    let local_to_global = |j: usize| cols.get(j).copied();
+                    if let BlockLu::Schur { schur, pairs, gpos } = lu {
+                        match schur.factor(values) {
+                            Ok(()) => continue,
+                            // A zero matched pivot: switch this block to pivoting LU for good.
+                            Err(_) => *lu = sparse_block(cols.len(), pairs, gpos)?,
                         }
-                        other => other,
-                    })?;
+                    }
+                    if let BlockLu::Sparse {
+                        lu,
+                        gather,
+                        values: bv,
+                    } = lu
+                    {
+                        for (v, &p) in bv.iter_mut().zip(gather.iter()) {
+                            *v = values[p];
+                        }
+                        lu.factor(bv).map_err(|e| match e {
+                            LuFailure::Structural(Some(j)) => {
+                                LuFailure::Structural(local_to_global(j))
+                            }
+                            other => other,
+                        })?;
+                    }
                 }
             }
         }
@@ -235,7 +286,10 @@ impl BtfLu {
                     for (v, &r) in br.iter_mut().zip(rows.iter()) {
                         *v = self.scratch[r];
                     }
-                    lu.solve(br);
+                    match lu {
+                        BlockLu::Schur { schur, .. } => schur.solve(a, br),
+                        BlockLu::Sparse { lu, .. } => lu.solve(br),
+                    }
                     for (&v, &c) in br.iter().zip(cols.iter()) {
                         rhs[c] = v;
                     }
@@ -244,6 +298,22 @@ impl BtfLu {
         }
         self.solve_count += 1;
     }
+}
+
+/// General sparse LU of a block given its (local row, local col) entries and their
+/// global value positions.
+fn sparse_block(k: usize, pairs: &[(usize, usize)], gpos: &[usize]) -> Result<BlockLu, LuFailure> {
+    let sub = Pattern::from_pairs(k, pairs, 0);
+    let mut gather = vec![usize::MAX; sub.nnz()];
+    for (&(i, j), &p) in pairs.iter().zip(gpos) {
+        gather[sub.position(i, j).expect("pair is in the block pattern")] = p;
+    }
+    let values = vec![0.0; sub.nnz()];
+    Ok(BlockLu::Sparse {
+        lu: Box::new(SparseLu::new(sub)?),
+        gather,
+        values,
+    })
 }
 
 /// Row → column maximum transversal by augmenting paths (iterative DFS), preferring
@@ -332,7 +402,7 @@ fn maximum_matching(
 
 /// Tarjan's strongly connected components, iterative; components come out in
 /// dependency order (a component after every component it reaches).
-fn tarjan(n: usize, mut succ: impl FnMut(usize, &mut Vec<usize>)) -> Vec<Vec<usize>> {
+pub(super) fn tarjan(n: usize, mut succ: impl FnMut(usize, &mut Vec<usize>)) -> Vec<Vec<usize>> {
     // Adjacency materialised once (CSR).
     let mut adj_ptr = vec![0usize; n + 1];
     let mut adj = Vec::new();

@@ -10,6 +10,7 @@ pub mod integrator;
 pub mod matrix;
 mod newton;
 mod op;
+pub mod schur;
 mod tran;
 
 use std::time::Instant;
