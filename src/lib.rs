@@ -11,6 +11,7 @@ pub mod devices;
 pub mod elaborate;
 pub mod engine;
 pub mod expr;
+pub mod r#gen;
 pub mod ideal;
 pub mod learn;
 pub mod output;

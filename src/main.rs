@@ -19,6 +19,8 @@ enum Command {
     Ideal(cli::ideal::Args),
     /// Sample pulse responses of a conductance device model.
     Device(cli::device::Args),
+    /// Write the DFC learning-circuit netlist (array or --flat form).
+    Gen(Box<cli::r#gen::Args>),
 }
 
 fn main() {
@@ -28,6 +30,7 @@ fn main() {
         Command::Plot(a) => cli::plot::main(a),
         Command::Ideal(a) => cli::ideal::main(a),
         Command::Device(a) => cli::device::main(a),
+        Command::Gen(a) => cli::r#gen::main(*a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

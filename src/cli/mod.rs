@@ -1,5 +1,6 @@
 //! Command-line subcommands; each file holds its clap `Args` and its `main`.
 pub mod device;
+pub mod r#gen;
 pub mod ideal;
 pub mod plot;
 pub mod run;
