@@ -94,3 +94,29 @@ fn simulator_reruns_with_new_conductance() {
     assert!((vb - (1.0 - (-2.0f64).exp())).abs() < 2e-3, "{vb}");
     assert_eq!(b.stats.symbolic_factorisations, 0);
 }
+
+#[test]
+fn interp_option_resamples_onto_tstep_grid() {
+    let mut c = rc(Method::Trap);
+    c.options.interp = true;
+    let out = simulate(&c);
+    assert!(out.error.is_none());
+    let w = &out.results[0].waveforms;
+    assert_eq!(w.rows(), 501, "0 to 5 ms in 10 µs steps");
+    let io = w.index_of("v(out)").unwrap();
+    for k in [0, 17, 250, 500] {
+        let row = w.row(k);
+        assert!((row[0] - k as f64 * 1e-5).abs() < 1e-15);
+        let exact = if row[0] < 1e-9 {
+            0.0
+        } else {
+            1.0 - (-(row[0] - 0.5e-9) / 1e-3).exp()
+        };
+        assert!(
+            (row[io] - exact).abs() < 1e-3,
+            "t {}: {} vs {exact}",
+            row[0],
+            row[io]
+        );
+    }
+}

@@ -124,6 +124,8 @@ pub struct SlotBuilder {
     pub(crate) n: usize,
     pub(crate) pairs: Vec<(usize, usize)>,
     pub(crate) pattern: Option<crate::engine::matrix::Pattern>,
+    /// Positions handed out in pass 2, in order (the engine reads them per device).
+    pub(crate) handed_out: Vec<usize>,
 }
 
 impl SlotBuilder {
@@ -137,12 +139,14 @@ impl SlotBuilder {
                 0
             }
             Some(p) => {
-                if row < self.n && col < self.n {
+                let pos = if row < self.n && col < self.n {
                     p.position(row, col)
                         .expect("slot requested in pass 2 but not in pass 1")
                 } else {
                     p.nnz()
-                }
+                };
+                self.handed_out.push(pos);
+                pos
             }
         }
     }
@@ -252,6 +256,11 @@ pub trait Device {
     fn is_linear(&self) -> bool {
         true
     }
+    /// True when the Jacobian is constant in x and time and the residual is exactly
+    /// J·x (R, G, E, F, H): the engine then stamps it once and reuses it.
+    fn is_static(&self) -> bool {
+        false
+    }
 }
 
 /// Closed set of device kinds, dispatched statically in the hot loop; array devices
@@ -342,6 +351,9 @@ impl Device for AnyDevice {
     }
     fn is_linear(&self) -> bool {
         dispatch!(self, d => d.is_linear())
+    }
+    fn is_static(&self) -> bool {
+        dispatch!(self, d => d.is_static())
     }
 }
 

@@ -48,6 +48,9 @@ impl Simulator {
         let (mut stats, t0, base) = self.start_stats();
         let mut wf = self.waveforms("Transient Analysis", true);
         let err = self.tran_inner(spec, &mut wf, &mut stats).err();
+        if self.options.interp {
+            wf = interpolate_onto_grid(&wf, spec.tstart, spec.tstep, spec.tstop);
+        }
         let first = self.first_run();
         let stats = self.finish_stats(stats, t0, base, first);
         (
@@ -73,12 +76,12 @@ impl Simulator {
             uic,
             fixed_step,
         } = *spec;
-        if let Some(hf) = fixed_step {
-            if !(hf.is_finite() && hf > 0.0) {
-                return Err(SimError::BadAnalysis(format!(
-                    "fixed step must be > 0, got {hf}"
-                )));
-            }
+        if let Some(hf) = fixed_step
+            && !(hf.is_finite() && hf > 0.0)
+        {
+            return Err(SimError::BadAnalysis(format!(
+                "fixed step must be > 0, got {hf}"
+            )));
         }
         if !(tstop.is_finite() && tstop > 0.0) {
             return Err(SimError::BadAnalysis(format!(
@@ -400,4 +403,46 @@ fn deltas_for(method: Method, order: u32, h: f64, deltas: &[f64; 3]) -> [f64; 3]
     } else {
         [h, deltas[1], deltas[2]]
     }
+}
+
+/// ngspice `.options interp`: the accepted points resampled linearly onto
+/// t = tstart + k·tstep (up to tstop, or to the last computed point after a failure).
+pub fn interpolate_onto_grid(wf: &Waveforms, tstart: f64, tstep: f64, tstop: f64) -> Waveforms {
+    let mut out = Waveforms::new(&wf.title, &wf.plot_name, wf.signals.clone());
+    let rows = wf.rows();
+    if rows == 0 || tstep <= 0.0 {
+        return out;
+    }
+    let t_end = wf.row(rows - 1)[0].min(tstop);
+    let mut row = vec![0.0; wf.width()];
+    let mut j = 0;
+    let mut k = 0u64;
+    loop {
+        let t = tstart + k as f64 * tstep;
+        if t > t_end * (1.0 + 1e-12) + 1e-300 {
+            break;
+        }
+        while j + 1 < rows && wf.row(j + 1)[0] < t {
+            j += 1;
+        }
+        let a = wf.row(j);
+        if j + 1 < rows {
+            let b = wf.row(j + 1);
+            let span = b[0] - a[0];
+            let w = if span > 0.0 {
+                ((t - a[0]) / span).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            for (c, r) in row.iter_mut().enumerate() {
+                *r = a[c] + w * (b[c] - a[c]);
+            }
+        } else {
+            row.copy_from_slice(a);
+        }
+        row[0] = t;
+        out.push_row(&row);
+        k += 1;
+    }
+    out
 }

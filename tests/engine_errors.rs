@@ -1,0 +1,120 @@
+//! Failures name the time and the node or branch; partial waveforms survive.
+
+use std::collections::BTreeMap;
+
+use dfcsim::circuit::{Analysis, ElementKind, Model, Port, Waveform};
+use dfcsim::engine::{CircuitBuilder, SimError, Simulator, simulate};
+use dfcsim::expr::{BinaryOp, Expr, Func};
+
+#[test]
+fn floating_node_in_op_is_named() {
+    let mut b = CircuitBuilder::new("floating");
+    b.v("v1", "a", "0", Waveform::Dc(1.0));
+    b.r("r1", "a", "0", 1e3);
+    b.c("c1", "a", "mid", 1e-6, None);
+    b.c("c2", "mid", "0", 1e-6, None);
+    b.circuit.analyses.push(Analysis::Op);
+    let out = simulate(&b.build());
+    let err = out
+        .error
+        .expect("a node between two capacitors has no DC path");
+    let msg = err.to_string();
+    assert!(matches!(err, SimError::Singular { .. }), "{msg}");
+    assert!(msg.contains("node mid"), "{msg}");
+}
+
+#[test]
+fn voltage_source_loop_is_named() {
+    let mut b = CircuitBuilder::new("loop");
+    b.v("v1", "a", "0", Waveform::Dc(1.0));
+    b.v("v2", "a", "0", Waveform::Dc(2.0));
+    b.r("r1", "a", "0", 1e3);
+    let err = Simulator::new(&b.build()).expect_err("parallel voltage sources are singular");
+    let msg = err.to_string();
+    assert!(msg.contains("i(v1)") || msg.contains("i(v2)"), "{msg}");
+}
+
+#[test]
+fn chattering_b_source_fails_with_time_and_node_and_keeps_waveform() {
+    // A 10 mA sink that switches on above 0.5 V, fed by a ramp through 1 kΩ: the node
+    // has no consistent solution once it reaches 0.5 V.
+    let mut b = CircuitBuilder::new("chatter");
+    b.v(
+        "v1",
+        "in",
+        "0",
+        Waveform::Pwl(vec![(0.0, 0.0), (1e-3, 1.0)]),
+    );
+    b.r("r1", "in", "n", 1e3);
+    let vn = b.vref("n");
+    let sink = Expr::Binary(
+        BinaryOp::Mul,
+        Box::new(Expr::Const(1e-2)),
+        Box::new(Expr::Call(
+            Func::Step,
+            vec![Expr::Binary(
+                BinaryOp::Sub,
+                Box::new(vn),
+                Box::new(Expr::Const(0.5)),
+            )],
+        )),
+    );
+    b.bi("b1", "n", "0", sink);
+    b.tran(1e-5, 1e-3);
+    let out = simulate(&b.build());
+    let err = out.error.expect("no solution past 0.5 V");
+    let msg = err.to_string();
+    eprintln!("{msg}");
+    match &err {
+        SimError::TimestepTooSmall { time, unknown, .. }
+        | SimError::NoConvergence { time, unknown, .. } => {
+            assert!(*time > 0.4e-3 && *time < 0.6e-3, "{msg}");
+            assert!(
+                unknown.contains("node n") || unknown.contains("b1"),
+                "{msg}"
+            );
+        }
+        other => panic!("unexpected error {other}"),
+    }
+    let w = &out.results[0].waveforms;
+    assert!(w.rows() > 10, "waveform up to the failure is kept");
+    let t_last = w.row(w.rows() - 1)[0];
+    assert!(t_last > 0.4e-3 && t_last < 0.6e-3, "{t_last}");
+}
+
+#[test]
+fn unknown_array_model_names_element_and_model() {
+    let mut b = CircuitBuilder::new("array");
+    let (x, y) = (b.node("x"), b.node("y"));
+    b.r("r1", "x", "0", 1.0);
+    b.r("r2", "y", "0", 1.0);
+    let model = Model {
+        name: "xw1".into(),
+        kind: "crossbar".into(),
+        params: BTreeMap::new(),
+        span: Default::default(),
+    };
+    b.element(
+        "a1",
+        ElementKind::Array {
+            ports: vec![Port::Vector(vec![x]), Port::Vector(vec![y])],
+            model,
+        },
+    );
+    let err = Simulator::new(&b.build()).expect_err("no crossbar registered");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("a1") && msg.contains("xw1") && msg.contains("crossbar"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn bad_tran_arguments_are_errors() {
+    let mut b = CircuitBuilder::new("bad");
+    b.v("v1", "a", "0", Waveform::Dc(1.0));
+    b.r("r1", "a", "0", 1.0);
+    b.tran(1e-6, -1.0);
+    let out = simulate(&b.build());
+    assert!(matches!(out.error, Some(SimError::BadAnalysis(_))));
+}
