@@ -95,8 +95,8 @@ struct Case {
     cfg: GenConfig,
 }
 
-fn case(arch: &[usize], seed: u64, t_ctl: f64) -> Case {
-    let phis = dfcgen::layer_phis(arch, Phi::Linear);
+fn case(arch: &[usize], seed: u64, t_ctl: f64, output_phi: Phi) -> Case {
+    let phis = dfcgen::layer_phis(arch, output_phi);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let net = DfcNetwork::xavier(arch, phis, &mut rng).unwrap();
     let mut cfg = GenConfig::new("net");
@@ -208,7 +208,7 @@ fn hardware_preset_opamps_run_in_ngspice_and_deviate_visibly() {
          .model dev softbounds(gmin=0.5u gmax=60u)\n",
     )
     .unwrap();
-    let mut c = case(&[4, 3, 2], 7, 5.0);
+    let mut c = case(&[4, 3, 2], 7, 5.0, Phi::Linear);
     c.cfg.hardware = dfcgen::Hardware::load("test", &dir).unwrap();
     assert_eq!(c.cfg.hardware.opamp.gbw_hz, Some(20e6));
     let (err, _) = compare(&c, "hw");
@@ -226,7 +226,8 @@ fn flat_4_3_2_matches_continuous_time_dfc() {
     if !ngspice_available() {
         return;
     }
-    let c = case(&[4, 3, 2], 7, 5.0);
+    // tanh output layer here (the toy below has the linear one)
+    let c = case(&[4, 3, 2], 7, 5.0, Phi::Tanh);
     let (err, _) = compare(&c, "432");
     for (k, e) in &err {
         assert!(*e < 1e-3, "{k}: ngspice vs RK4 deviation {e:e} ≥ 1e-3");
@@ -238,7 +239,7 @@ fn flat_15_10_10_5_matches_continuous_time_dfc_and_settles_to_ssa() {
     if !ngspice_available() {
         return;
     }
-    let c = case(&[15, 10, 10, 5], 42, 15.0);
+    let c = case(&[15, 10, 10, 5], 42, 15.0, Phi::Linear);
     let (err, raw) = compare(&c, "toy");
     for (k, e) in &err {
         assert!(*e < 1e-3, "{k}: ngspice vs RK4 deviation {e:e} ≥ 1e-3");
