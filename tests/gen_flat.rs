@@ -351,15 +351,13 @@ fn flat_15_10_10_5_matches_continuous_time_dfc_and_settles_to_ssa() {
     );
 }
 
+/// Per layer: central compartments v_i and basal compartments v_i^ff at one instant.
+type LayerState = (Vec<Vec<f64>>, Vec<Vec<f64>>);
+
 /// DFC update (rule 5) integrated over the controlled phase by the trapezoid rule:
 /// ΔW_i = ∫ (φ(v_i) − φ(v_i^ff)) r_{i−1}ᵀ dt, all layers concatenated (dimensionless time).
-fn dfc_update(
-    net: &DfcNetwork,
-    x: &[f64],
-    times: &[f64],
-    states: &[(Vec<Vec<f64>>, Vec<Vec<f64>>)],
-) -> Vec<f64> {
-    let integrand = |(v, vff): &(Vec<Vec<f64>>, Vec<Vec<f64>>)| -> Vec<f64> {
+fn dfc_update(net: &DfcNetwork, x: &[f64], times: &[f64], states: &[LayerState]) -> Vec<f64> {
+    let integrand = |(v, vff): &LayerState| -> Vec<f64> {
         let mut out = Vec::new();
         for i in 0..net.layers() {
             let prev: Vec<f64> = if i == 0 {
