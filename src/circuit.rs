@@ -77,28 +77,83 @@ pub enum Port {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ElementKind {
-    Resistor { p: NodeId, n: NodeId, ohms: f64 },
-    Capacitor { p: NodeId, n: NodeId, farads: f64, ic: Option<f64> },
-    Inductor { p: NodeId, n: NodeId, henries: f64, ic: Option<f64> },
+    Resistor {
+        p: NodeId,
+        n: NodeId,
+        ohms: f64,
+    },
+    Capacitor {
+        p: NodeId,
+        n: NodeId,
+        farads: f64,
+        ic: Option<f64>,
+    },
+    Inductor {
+        p: NodeId,
+        n: NodeId,
+        henries: f64,
+        ic: Option<f64>,
+    },
     /// Branch current i(V) flows from `p` through the source to `n`.
-    VoltageSource { p: NodeId, n: NodeId, wave: Waveform },
+    VoltageSource {
+        p: NodeId,
+        n: NodeId,
+        wave: Waveform,
+    },
     /// Drives current from `p` through the source to `n`.
-    CurrentSource { p: NodeId, n: NodeId, wave: Waveform },
+    CurrentSource {
+        p: NodeId,
+        n: NodeId,
+        wave: Waveform,
+    },
     /// E: v(p,n) = gain · v(cp,cn)
-    Vcvs { p: NodeId, n: NodeId, cp: NodeId, cn: NodeId, gain: f64 },
+    Vcvs {
+        p: NodeId,
+        n: NodeId,
+        cp: NodeId,
+        cn: NodeId,
+        gain: f64,
+    },
     /// G: current gm · v(cp,cn) from p through the source to n
-    Vccs { p: NodeId, n: NodeId, cp: NodeId, cn: NodeId, gm: f64 },
+    Vccs {
+        p: NodeId,
+        n: NodeId,
+        cp: NodeId,
+        cn: NodeId,
+        gm: f64,
+    },
     /// F: current gain · i(control) from p through the source to n;
     /// `control` indexes the controlling voltage source in `Circuit::elements`.
-    Cccs { p: NodeId, n: NodeId, control: usize, gain: f64 },
+    Cccs {
+        p: NodeId,
+        n: NodeId,
+        control: usize,
+        gain: f64,
+    },
     /// H: v(p,n) = r · i(control)
-    Ccvs { p: NodeId, n: NodeId, control: usize, ohms: f64 },
+    Ccvs {
+        p: NodeId,
+        n: NodeId,
+        control: usize,
+        ohms: f64,
+    },
     /// B with `V=expr`
-    BehavioralVoltage { p: NodeId, n: NodeId, expr: Expr },
+    BehavioralVoltage {
+        p: NodeId,
+        n: NodeId,
+        expr: Expr,
+    },
     /// B with `I=expr`: current from p through the source to n
-    BehavioralCurrent { p: NodeId, n: NodeId, expr: Expr },
+    BehavioralCurrent {
+        p: NodeId,
+        n: NodeId,
+        expr: Expr,
+    },
     /// XSPICE-style array device `A… [ports…] model`
-    Array { ports: Vec<Port>, model: Model },
+    Array {
+        ports: Vec<Port>,
+        model: Model,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

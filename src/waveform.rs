@@ -71,6 +71,8 @@ impl Waveforms {
 
     /// Copies one column out.
     pub fn column(&self, j: usize) -> Vec<f64> {
-        (0..self.rows()).map(|i| self.data[i * self.width() + j]).collect()
+        (0..self.rows())
+            .map(|i| self.data[i * self.width() + j])
+            .collect()
     }
 }

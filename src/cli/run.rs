@@ -1,8 +1,127 @@
-//! `dfcsim run`.
+//! `dfcsim run NETLIST [-o DIR] [--ascii] [--plot]`: parse, elaborate, run `.op`/`.tran`, and
+//! write `DIR/NAME.csv`, `DIR/NAME.raw` and `DIR/NAME.summary.json`.
+//!
+//! The outputs are written even when an analysis fails, so the waveform up to the failure
+//! is kept; the exit status is non-zero then.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::circuit::Options;
+use crate::engine::{self, Stats};
+use crate::{elaborate, output, plot};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Netlist (ngspice syntax), e.g. `netlists/examples/rc_step.cir`.
+    pub netlist: PathBuf,
+    /// Output directory (created if needed).
+    #[arg(short, long, default_value = ".")]
+    pub output: PathBuf,
+    /// Write the rawfile in ascii instead of binary.
+    #[arg(long)]
+    pub ascii: bool,
+    /// Also draw the waveforms to `DIR/NAME.png`.
+    #[arg(long)]
+    pub plot: bool,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
 
-pub fn main(_args: Args) -> Result<(), crate::CliError> {
-    Err("`dfcsim run` is not built yet".into())
+/// What `NAME.summary.json` holds.
+#[derive(serde::Serialize)]
+struct Summary<'a> {
+    netlist: String,
+    title: &'a str,
+    options: &'a Options,
+    analyses: Vec<AnalysisSummary<'a>>,
+    warnings: Vec<String>,
+    /// The error that stopped the run, if any.
+    error: Option<String>,
+    wall_time_s: f64,
+}
+
+#[derive(serde::Serialize)]
+struct AnalysisSummary<'a> {
+    plot_name: &'a str,
+    points: usize,
+    #[serde(flatten)]
+    stats: &'a Stats,
+}
+
+pub fn main(args: Args) -> Result<(), crate::CliError> {
+    let start = Instant::now();
+    let (circuit, warnings) = elaborate::load_with_warnings(&args.netlist)?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    let outcome = engine::simulate(&circuit);
+    let stem = args
+        .netlist
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".to_string());
+    let plots: Vec<_> = outcome
+        .results
+        .iter()
+        .map(|r| r.waveforms.clone())
+        .collect();
+    let mut written = Vec::new();
+    if !plots.is_empty() {
+        written = output::write_all(&args.output, &stem, &plots, args.ascii)?;
+    }
+    let summary = Summary {
+        netlist: args.netlist.display().to_string(),
+        title: &circuit.title,
+        options: &circuit.options,
+        analyses: outcome
+            .results
+            .iter()
+            .map(|r| AnalysisSummary {
+                plot_name: &r.waveforms.plot_name,
+                points: r.waveforms.rows(),
+                stats: &r.stats,
+            })
+            .collect(),
+        warnings: warnings.iter().map(|w| w.to_string()).collect(),
+        error: outcome.error.as_ref().map(|e| e.to_string()),
+        wall_time_s: start.elapsed().as_secs_f64(),
+    };
+    written.push(output::write_summary(&args.output, &stem, &summary)?);
+    if args.plot && output::main_plot(&plots).is_some_and(|w| w.rows() > 1) {
+        let png = args.output.join(format!("{stem}.png"));
+        plot::plot_run(&plots, &png)?;
+        written.push(png);
+    }
+    if !args.quiet {
+        report(&args.netlist, &summary, &written);
+    }
+    match outcome.error {
+        Some(e) => Err(format!(
+            "{}: {e} (waveforms up to the failure written)",
+            args.netlist.display()
+        )
+        .into()),
+        None => Ok(()),
+    }
+}
+
+fn report(netlist: &Path, s: &Summary, written: &[PathBuf]) {
+    for a in &s.analyses {
+        eprintln!(
+            "{}: {}: {} points, {} accepted / {} rejected steps, {} Newton iterations, {} numeric LU, {:.3} s",
+            netlist.display(),
+            a.plot_name,
+            a.points,
+            a.stats.accepted_steps,
+            a.stats.rejected_steps,
+            a.stats.newton_iterations,
+            a.stats.numeric_factorisations,
+            a.stats.wall_time_s
+        );
+    }
+    for p in written {
+        eprintln!("wrote {}", p.display());
+    }
 }

@@ -1,1 +1,470 @@
 //! MNA engine: unknown layout, sparsity pattern, sparse LU, Newton, `.op` and `.tran`.
+//!
+//! Entry points: [`simulate`] runs every analysis of a flat circuit; [`Simulator`] is the
+//! lower-level handle for running many transients on one circuit while changing element
+//! values (conductances, sources) in between, with the pattern and symbolic LU kept.
+
+pub mod builder;
+pub mod integrator;
+pub mod matrix;
+mod newton;
+mod op;
+mod tran;
+
+use std::time::Instant;
+
+use crate::circuit::{Analysis, Circuit, ElementKind, Options, Waveform};
+use crate::devices::{
+    AnyDevice, ArrayRegistry, Device, DeviceError, Layout, SlotBuilder, build_devices,
+};
+use crate::waveform::{Signal, Unit, Waveforms};
+use matrix::{Pattern, SparseLu};
+
+pub use builder::CircuitBuilder;
+pub use tran::TranSpec;
+
+/// Counters of one analysis (they are part of the output: a slowdown shows as a number).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Stats {
+    pub accepted_steps: u64,
+    pub rejected_steps: u64,
+    /// Steps cut because Newton did not converge within itl4.
+    pub newton_failures: u64,
+    pub newton_iterations: u64,
+    pub symbolic_factorisations: u64,
+    pub numeric_factorisations: u64,
+    pub solves: u64,
+    pub wall_time_s: f64,
+}
+
+/// Waveforms and counters of one analysis.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AnalysisResult {
+    pub waveforms: Waveforms,
+    pub stats: Stats,
+}
+
+/// Results of every analysis that ran; on failure, `error` is set and the last result
+/// holds the waveform computed up to the failure.
+#[derive(Debug)]
+pub struct SimOutcome {
+    pub results: Vec<AnalysisResult>,
+    pub error: Option<SimError>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error(
+        "{analysis}: Newton iteration did not converge at t = {time:e} s; largest change at {unknown}"
+    )]
+    NoConvergence {
+        analysis: String,
+        time: f64,
+        unknown: String,
+    },
+    #[error(
+        "{analysis}: singular matrix at t = {time:e} s; check {unknown} (floating node, or a loop of voltage sources/inductors?)"
+    )]
+    Singular {
+        analysis: String,
+        time: f64,
+        unknown: String,
+    },
+    #[error(
+        "transient: time step too small at t = {time:e} s (step {step:e} s); trouble at {unknown}"
+    )]
+    TimestepTooSmall {
+        time: f64,
+        step: f64,
+        unknown: String,
+    },
+    #[error("bad analysis: {0}")]
+    BadAnalysis(String),
+    #[error("element #{index} (`{name}`): {message}")]
+    BadElementUpdate {
+        index: usize,
+        name: String,
+        message: String,
+    },
+}
+
+/// Runs every analysis of `circuit` in order (array devices: none registered).
+pub fn simulate(circuit: &Circuit) -> SimOutcome {
+    simulate_with(circuit, &ArrayRegistry::new())
+}
+
+/// Same as [`simulate`], with array device kinds from `registry`.
+pub fn simulate_with(circuit: &Circuit, registry: &ArrayRegistry) -> SimOutcome {
+    let mut results = Vec::new();
+    let mut sim = match Simulator::with_registry(circuit, registry) {
+        Ok(s) => s,
+        Err(e) => {
+            return SimOutcome {
+                results,
+                error: Some(e),
+            };
+        }
+    };
+    for a in &circuit.analyses {
+        let (res, err) = match a {
+            Analysis::Op => sim.run_op(),
+            Analysis::Tran {
+                tstep,
+                tstop,
+                tstart,
+                tmax,
+                uic,
+            } => sim.run_tran(&TranSpec {
+                tstep: *tstep,
+                tstop: *tstop,
+                tstart: *tstart,
+                tmax: *tmax,
+                uic: *uic,
+                fixed_step: None,
+            }),
+        };
+        results.push(res);
+        if err.is_some() {
+            return SimOutcome {
+                results,
+                error: err,
+            };
+        }
+    }
+    SimOutcome {
+        results,
+        error: None,
+    }
+}
+
+/// A circuit compiled for simulation: devices with their matrix slots, the sparsity
+/// pattern, the symbolic LU and every work buffer. Build once, run many times.
+pub struct Simulator {
+    title: String,
+    /// Unknown names for error messages (node name or `i(elem)`).
+    unknown_names: Vec<String>,
+    /// `v(node)`… then `i(elem)`… in unknown order.
+    signals: Vec<Signal>,
+    element_names: Vec<String>,
+    layout: Layout,
+    devices: Vec<AnyDevice>,
+    /// Devices owning integration states (touched again after Newton converges).
+    stateful: Vec<usize>,
+    /// Element index owning each state.
+    state_owner: Vec<usize>,
+    /// Whether an analysis already ran (the symbolic LU is counted once).
+    ran: bool,
+    /// The last transient step was a split TR-BDF2 step.
+    last_step_was_split: bool,
+    lu: SparseLu,
+    n: usize,
+    nnz: usize,
+    linear: bool,
+    n_states: usize,
+    /// Jacobian position of each unknown's diagonal.
+    diag: Vec<usize>,
+    pub options: Options,
+    /// `.ic` node voltages as (unknown, volts).
+    ics: Vec<(usize, f64)>,
+    // Work buffers, sized once.
+    x: Vec<f64>,
+    f: Vec<f64>,
+    jac: Vec<f64>,
+    dx: Vec<f64>,
+    q: [Vec<f64>; 4],
+    iq: [Vec<f64>; 2],
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("unknowns", &self.n)
+            .field("nnz", &self.nnz)
+            .finish()
+    }
+}
+
+impl Simulator {
+    pub fn new(circuit: &Circuit) -> Result<Simulator, SimError> {
+        Self::with_registry(circuit, &ArrayRegistry::new())
+    }
+
+    pub fn with_registry(
+        circuit: &Circuit,
+        registry: &ArrayRegistry,
+    ) -> Result<Simulator, SimError> {
+        let layout = Layout::new(circuit);
+        let n = layout.n;
+        let mut devices = build_devices(circuit, &layout, registry)?;
+        // Pass 1: record the pattern; pass 2: resolve positions.
+        let mut rec = SlotBuilder::recording(n);
+        for d in devices.iter_mut() {
+            d.setup(&mut rec);
+        }
+        let pattern = Pattern::from_pairs(n, &rec.pairs);
+        let mut res = SlotBuilder::resolving(&pattern);
+        for d in devices.iter_mut() {
+            d.setup(&mut res);
+        }
+        let diag: Vec<usize> = (0..n)
+            .map(|k| pattern.position(k, k).expect("diagonal is in the pattern"))
+            .collect();
+        let nnz = pattern.nnz();
+        let lu = SparseLu::new(pattern).map_err(|e| SimError::Singular {
+            analysis: "setup".into(),
+            time: 0.0,
+            unknown: format!("{e:?}"),
+        })?;
+        let mut n_states = 0;
+        let mut stateful = Vec::new();
+        let mut state_owner = Vec::new();
+        for (k, d) in devices.iter_mut().enumerate() {
+            let c = d.state_count();
+            if c > 0 {
+                d.set_state_base(n_states);
+                n_states += c;
+                stateful.push(k);
+                state_owner.extend(std::iter::repeat_n(k, c));
+            }
+        }
+        let linear = devices.iter().all(|d| d.is_linear());
+        let unknown_names: Vec<String> = (0..n).map(|k| layout.unknown_name(circuit, k)).collect();
+        let mut signals = Vec::with_capacity(n);
+        for (k, name) in unknown_names.iter().enumerate() {
+            let (name, unit) = if k < layout.n_nodes {
+                (format!("v({name})"), Unit::Voltage)
+            } else {
+                (name.clone(), Unit::Current)
+            };
+            signals.push(Signal { name, unit });
+        }
+        let ics = circuit
+            .ics
+            .iter()
+            .filter(|(node, _)| !node.is_ground())
+            .map(|(node, v)| (layout.node(*node), *v))
+            .collect();
+        Ok(Simulator {
+            title: circuit.title.clone(),
+            unknown_names,
+            signals,
+            element_names: circuit.elements.iter().map(|e| e.name.clone()).collect(),
+            layout,
+            devices,
+            stateful,
+            state_owner,
+            ran: false,
+            last_step_was_split: false,
+            lu,
+            n,
+            nnz,
+            linear,
+            n_states,
+            diag,
+            options: circuit.options.clone(),
+            ics,
+            x: vec![0.0; n + 1],
+            f: vec![0.0; n + 1],
+            jac: vec![0.0; nnz + 1],
+            dx: vec![0.0; n + 1],
+            q: std::array::from_fn(|_| vec![0.0; n_states]),
+            iq: std::array::from_fn(|_| vec![0.0; n_states]),
+        })
+    }
+
+    /// Number of MNA unknowns (node voltages + branch currents).
+    pub fn unknowns(&self) -> usize {
+        self.n
+    }
+
+    /// Non-zeros of the Jacobian pattern.
+    pub fn nonzeros(&self) -> usize {
+        self.nnz
+    }
+
+    /// The unknown layout (node ↦ unknown index, branches).
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Signals of the waveforms this simulator writes (`v(node)`…, `i(elem)`…, without `time`).
+    pub fn signals(&self) -> &[Signal] {
+        &self.signals
+    }
+
+    /// The solution vector of the last solve (unknown order, volts and amperes).
+    pub fn solution(&self) -> &[f64] {
+        &self.x[..self.n]
+    }
+
+    /// Sets the conductance (siemens) of resistor `element` (1/R), or the
+    /// transconductance of G source `element`.
+    pub fn set_conductance(&mut self, element: usize, siemens: f64) -> Result<(), SimError> {
+        let name = self.element_name(element);
+        if !siemens.is_finite() {
+            return Err(SimError::BadElementUpdate {
+                index: element,
+                name,
+                message: format!("conductance {siemens} is not finite"),
+            });
+        }
+        match self.devices.get_mut(element) {
+            Some(AnyDevice::R(r)) => {
+                if siemens == 0.0 {
+                    return Err(SimError::BadElementUpdate {
+                        index: element,
+                        name,
+                        message: "zero conductance".into(),
+                    });
+                }
+                r.g = siemens;
+                Ok(())
+            }
+            Some(AnyDevice::G(g)) => {
+                g.gm = siemens;
+                Ok(())
+            }
+            _ => Err(SimError::BadElementUpdate {
+                index: element,
+                name,
+                message: "not a resistor or G source".into(),
+            }),
+        }
+    }
+
+    /// Replaces the waveform of V or I source `element`.
+    pub fn set_source(&mut self, element: usize, wave: Waveform) -> Result<(), SimError> {
+        let name = self.element_name(element);
+        match self.devices.get_mut(element) {
+            Some(AnyDevice::V(v)) => v.wave = wave,
+            Some(AnyDevice::I(i)) => i.wave = wave,
+            _ => {
+                return Err(SimError::BadElementUpdate {
+                    index: element,
+                    name,
+                    message: "not a V or I source".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the capacitance (farads) of capacitor `element`.
+    pub fn set_capacitance(&mut self, element: usize, farads: f64) -> Result<(), SimError> {
+        let name = self.element_name(element);
+        match self.devices.get_mut(element) {
+            Some(AnyDevice::C(c)) => {
+                c.c = farads;
+                Ok(())
+            }
+            _ => Err(SimError::BadElementUpdate {
+                index: element,
+                name,
+                message: "not a capacitor".into(),
+            }),
+        }
+    }
+
+    /// Residual f(x) and dense Jacobian at `x` (length = unknowns) and time `t`, with
+    /// charges integrated by backward Euler of step `h` (`None`: DC). For tests and
+    /// diagnostics; it disturbs the integration history.
+    pub fn linearize(&mut self, x: &[f64], t: f64, h: Option<f64>) -> (Vec<f64>, Vec<Vec<f64>>) {
+        let n = self.n;
+        self.x[..n].copy_from_slice(x);
+        self.x[n] = 0.0;
+        let setup = newton::NewtonSetup {
+            ctx: crate::devices::LoadCtx {
+                time: t,
+                source_factor: 1.0,
+                dc: h.is_none(),
+            },
+            coeffs: h.map(integrator::backward_euler).unwrap_or_default(),
+            max_iter: 1,
+            gshunt: 0.0,
+            force_ic: false,
+            max_dv: None,
+        };
+        self.assemble(&setup);
+        let p = self.lu.pattern();
+        let mut dense = vec![vec![0.0; n]; n];
+        for c in 0..n {
+            for k in p.col_ptr[c]..p.col_ptr[c + 1] {
+                dense[p.row_idx[k]][c] = self.jac[k];
+            }
+        }
+        (self.f[..n].to_vec(), dense)
+    }
+
+    /// Direct access to a device (e.g. an array device registered by another module).
+    pub fn device_mut(&mut self, element: usize) -> Option<&mut AnyDevice> {
+        self.devices.get_mut(element)
+    }
+
+    fn element_name(&self, element: usize) -> String {
+        self.element_names
+            .get(element)
+            .cloned()
+            .unwrap_or_else(|| "?".into())
+    }
+
+    fn first_run(&mut self) -> bool {
+        !std::mem::replace(&mut self.ran, true)
+    }
+
+    fn state_element(&self, s: usize) -> Option<String> {
+        self.state_owner.get(s).map(|&k| self.element_name(k))
+    }
+
+    fn waveforms(&self, plot_name: &str, with_time: bool) -> Waveforms {
+        let mut signals = Vec::with_capacity(self.n + 1);
+        if with_time {
+            signals.push(Signal {
+                name: "time".into(),
+                unit: Unit::Time,
+            });
+        }
+        signals.extend(self.signals.iter().cloned());
+        Waveforms::new(&self.title, plot_name, signals)
+    }
+
+    fn start_stats(&self) -> (Stats, Instant, [u64; 3]) {
+        (
+            Stats::default(),
+            Instant::now(),
+            [
+                self.lu.symbolic_count,
+                self.lu.numeric_count,
+                self.lu.solve_count,
+            ],
+        )
+    }
+
+    fn finish_stats(
+        &self,
+        mut stats: Stats,
+        t0: Instant,
+        base: [u64; 3],
+        first_run: bool,
+    ) -> Stats {
+        // The symbolic factorisation happens once per Simulator; the first analysis owns it.
+        stats.symbolic_factorisations = if first_run { base[0] } else { 0 };
+        stats.numeric_factorisations = self.lu.numeric_count - base[1];
+        stats.solves = self.lu.solve_count - base[2];
+        stats.wall_time_s = t0.elapsed().as_secs_f64();
+        stats
+    }
+}
+
+/// True for element kinds whose branch current ngspice saves by default.
+pub fn has_branch(kind: &ElementKind) -> bool {
+    matches!(
+        kind,
+        ElementKind::VoltageSource { .. }
+            | ElementKind::Vcvs { .. }
+            | ElementKind::Ccvs { .. }
+            | ElementKind::Inductor { .. }
+            | ElementKind::BehavioralVoltage { .. }
+    )
+}

@@ -1,0 +1,180 @@
+//! Residual/Jacobian assembly and the Newton iteration.
+
+use super::Simulator;
+use super::matrix::LuFailure;
+use crate::devices::{Charges, Coeffs, Device, LoadCtx};
+
+/// Conductance (siemens) that pins `.ic` nodes during the operating point (ngspice-like).
+pub(super) const IC_CONDUCTANCE: f64 = 1.0e10;
+
+/// Settings of one Newton solve.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct NewtonSetup {
+    pub ctx: LoadCtx,
+    pub coeffs: Coeffs,
+    pub max_iter: u32,
+    /// Extra conductance from every node to ground (gmin stepping), siemens.
+    pub gshunt: f64,
+    /// Pin `.ic` nodes (operating point without `uic`).
+    pub force_ic: bool,
+    /// Largest node-voltage change per iteration (volts), if damped.
+    pub max_dv: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum NewtonFailure {
+    /// Unknown with the largest scaled change at the last iteration.
+    NoConvergence(usize),
+    /// Singular matrix; the unknown that looks guilty.
+    Singular(usize),
+}
+
+impl Simulator {
+    /// Zeroes and assembles f(x) and J(x) at the current `x`.
+    pub(super) fn assemble(&mut self, s: &NewtonSetup) {
+        self.f.fill(0.0);
+        self.jac.fill(0.0);
+        let [q0, q1, q2, _] = &mut self.q;
+        let [i0, i1] = &mut self.iq;
+        let mut charges = Charges {
+            coeffs: s.coeffs,
+            q: q0,
+            i: i0,
+            q1,
+            q2,
+            i1,
+        };
+        for d in self.devices.iter_mut() {
+            d.load(&self.x, &s.ctx, &mut charges, &mut self.f, &mut self.jac);
+        }
+        if s.gshunt > 0.0 {
+            for k in 0..self.layout.n_nodes {
+                self.f[k] += s.gshunt * self.x[k];
+                self.jac[self.diag[k]] += s.gshunt;
+            }
+        }
+        if s.force_ic {
+            for &(k, v) in &self.ics {
+                self.f[k] += IC_CONDUCTANCE * (self.x[k] - v);
+                self.jac[self.diag[k]] += IC_CONDUCTANCE;
+            }
+        }
+    }
+
+    /// Re-evaluates the charges of stateful devices at the final `x`, so that the
+    /// stored charges and currents belong to the accepted solution.
+    pub(super) fn commit_charges(&mut self, s: &NewtonSetup) {
+        let [q0, q1, q2, _] = &mut self.q;
+        let [i0, i1] = &mut self.iq;
+        let mut charges = Charges {
+            coeffs: s.coeffs,
+            q: q0,
+            i: i0,
+            q1,
+            q2,
+            i1,
+        };
+        for &k in &self.stateful {
+            self.devices[k].load(&self.x, &s.ctx, &mut charges, &mut self.f, &mut self.jac);
+        }
+    }
+
+    /// Newton from the current `x`. On success `x` holds the solution and the charges
+    /// are committed; returns the number of iterations.
+    pub(super) fn newton(
+        &mut self,
+        s: &NewtonSetup,
+        iterations: &mut u64,
+    ) -> Result<u32, NewtonFailure> {
+        let n = self.n;
+        let nn = self.layout.n_nodes;
+        let reltol = self.options.reltol;
+        let vntol = self.options.vntol;
+        let abstol = self.options.abstol;
+        for iter in 1..=s.max_iter {
+            *iterations += 1;
+            self.assemble(s);
+            match self.lu.factor(&self.jac) {
+                Ok(_) => {}
+                Err(LuFailure::Structural(idx)) => {
+                    return Err(NewtonFailure::Singular(self.guilty_unknown(idx)));
+                }
+                Err(LuFailure::Other(_)) => {
+                    return Err(NewtonFailure::Singular(self.guilty_unknown(None)));
+                }
+            }
+            for k in 0..n {
+                self.dx[k] = -self.f[k];
+            }
+            self.lu.solve(&mut self.dx);
+            if self.dx[..n].iter().any(|v| !v.is_finite()) {
+                self.lu.invalidate();
+                return Err(NewtonFailure::Singular(self.guilty_unknown(None)));
+            }
+            if let Some(lim) = s.max_dv {
+                let big = self.dx[..nn].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                if big > lim {
+                    let scale = lim / big;
+                    self.dx[..n].iter_mut().for_each(|v| *v *= scale);
+                }
+            }
+            // Convergence: every update within reltol·|x| + vntol (nodes) / abstol (branches).
+            let mut worst = 0usize;
+            let mut worst_ratio = 0.0f64;
+            for k in 0..n {
+                let old = self.x[k];
+                let new = old + self.dx[k];
+                self.x[k] = new;
+                let tol = reltol * old.abs().max(new.abs()) + if k < nn { vntol } else { abstol };
+                let ratio = self.dx[k].abs() / tol;
+                if ratio > worst_ratio {
+                    worst_ratio = ratio;
+                    worst = k;
+                }
+            }
+            // A linear circuit is solved exactly by one step.
+            if worst_ratio <= 1.0 || (self.linear && s.max_dv.is_none()) {
+                self.commit_charges(s);
+                return Ok(iter);
+            }
+            if iter == s.max_iter {
+                return Err(NewtonFailure::NoConvergence(worst));
+            }
+        }
+        Err(NewtonFailure::NoConvergence(0))
+    }
+
+    /// Picks the unknown to blame for a singular matrix: a structurally reported one, else
+    /// an unknown whose Jacobian column or row is all zero, else the first non-finite update.
+    fn guilty_unknown(&self, structural: Option<usize>) -> usize {
+        let n = self.n;
+        if let Some(k) = structural.filter(|&k| k < n) {
+            return k;
+        }
+        let p = self.lu.pattern();
+        let mut row_has = vec![false; n];
+        let mut zero_col = None;
+        for c in 0..n {
+            let mut any = false;
+            for k in p.col_ptr[c]..p.col_ptr[c + 1] {
+                if self.jac[k] != 0.0 {
+                    any = true;
+                    row_has[p.row_idx[k]] = true;
+                }
+            }
+            if !any && zero_col.is_none() {
+                zero_col = Some(c);
+            }
+        }
+        if let Some(c) = zero_col {
+            return c;
+        }
+        if let Some(r) = row_has.iter().position(|h| !h) {
+            return r;
+        }
+        self.dx[..n]
+            .iter()
+            .position(|v| !v.is_finite())
+            .unwrap_or(0)
+    }
+}

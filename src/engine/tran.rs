@@ -1,0 +1,403 @@
+//! Transient analysis: ngspice-style time stepping with LTE control on charges and fluxes,
+//! breakpoints at source corners, order control and Newton-failure step cuts.
+
+use super::integrator::{self, LteInput, LteTol, TRBDF2_GAMMA};
+use super::newton::{NewtonFailure, NewtonSetup};
+use super::{AnalysisResult, SimError, Simulator, Stats};
+use crate::circuit::Method;
+use crate::devices::{Coeffs, Device, LoadCtx};
+use crate::waveform::Waveforms;
+
+/// `.tran tstep tstop [tstart [tmax]] [uic]` (seconds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TranSpec {
+    pub tstep: f64,
+    pub tstop: f64,
+    pub tstart: f64,
+    pub tmax: Option<f64>,
+    pub uic: bool,
+    /// Fixed step (seconds): no error control, the method's full order after the first
+    /// step; for convergence studies and for runs that must share a time grid.
+    pub fixed_step: Option<f64>,
+}
+
+impl TranSpec {
+    /// `.tran tstep tstop` with the other fields at their defaults.
+    pub fn new(tstep: f64, tstop: f64) -> TranSpec {
+        TranSpec {
+            tstep,
+            tstop,
+            tstart: 0.0,
+            tmax: None,
+            uic: false,
+            fixed_step: None,
+        }
+    }
+}
+
+/// Copies of the history, to undo the intermediate rotation of a rejected TR-BDF2 step.
+struct Backup {
+    q: [Vec<f64>; 3],
+    i1: Vec<f64>,
+}
+
+impl Simulator {
+    /// Runs a transient; the waveform holds every accepted time point ≥ tstart, also
+    /// when an error stops the run.
+    pub fn run_tran(&mut self, spec: &TranSpec) -> (AnalysisResult, Option<SimError>) {
+        let (mut stats, t0, base) = self.start_stats();
+        let mut wf = self.waveforms("Transient Analysis", true);
+        let err = self.tran_inner(spec, &mut wf, &mut stats).err();
+        let first = self.first_run();
+        let stats = self.finish_stats(stats, t0, base, first);
+        (
+            AnalysisResult {
+                waveforms: wf,
+                stats,
+            },
+            err,
+        )
+    }
+
+    fn tran_inner(
+        &mut self,
+        spec: &TranSpec,
+        wf: &mut Waveforms,
+        stats: &mut Stats,
+    ) -> Result<(), SimError> {
+        let TranSpec {
+            tstep,
+            tstop,
+            tstart,
+            tmax,
+            uic,
+            fixed_step,
+        } = *spec;
+        if let Some(hf) = fixed_step {
+            if !(hf.is_finite() && hf > 0.0) {
+                return Err(SimError::BadAnalysis(format!(
+                    "fixed step must be > 0, got {hf}"
+                )));
+            }
+        }
+        if !(tstop.is_finite() && tstop > 0.0) {
+            return Err(SimError::BadAnalysis(format!(
+                ".tran: tstop must be > 0, got {tstop}"
+            )));
+        }
+        if !(tstep.is_finite() && tstep > 0.0) {
+            return Err(SimError::BadAnalysis(format!(
+                ".tran: tstep must be > 0, got {tstep}"
+            )));
+        }
+        if !(tstart.is_finite() && (0.0..tstop).contains(&tstart)) {
+            return Err(SimError::BadAnalysis(format!(
+                ".tran: tstart must be in [0, tstop), got {tstart}"
+            )));
+        }
+        let method = self.options.method;
+        let max_order = if method == Method::Be {
+            1
+        } else {
+            self.options.maxord.clamp(1, 2)
+        };
+        let max_step = match tmax.or(self.options.tmax) {
+            Some(t) if t > 0.0 && t.is_finite() => t,
+            _ => tstep.min((tstop - tstart) / 50.0),
+        };
+        let delmin = 1e-11 * max_step;
+        let min_break = 5e-5 * max_step;
+        let tol = LteTol {
+            reltol: self.options.reltol,
+            abstol: self.options.abstol,
+            chgtol: self.options.chgtol,
+            trtol: self.options.trtol,
+        };
+
+        // Breakpoints: source corners and tstop, merged when closer than min_break.
+        let mut raw = Vec::new();
+        for d in &self.devices {
+            d.breakpoints(tstop, &mut raw);
+        }
+        raw.retain(|t| t.is_finite() && *t > min_break && *t < tstop - min_break);
+        raw.push(tstop);
+        raw.sort_by(f64::total_cmp);
+        let mut bps: Vec<f64> = Vec::with_capacity(raw.len());
+        for t in raw {
+            if bps.last().is_none_or(|&l| t - l >= min_break) {
+                bps.push(t);
+            }
+        }
+        let mut bi = 0;
+
+        // Initial solution.
+        if uic {
+            self.x.fill(0.0);
+            for &(k, v) in &self.ics {
+                self.x[k] = v;
+            }
+            for d in &self.devices {
+                d.apply_uic(&mut self.x);
+            }
+        } else {
+            self.solve_op(!self.ics.is_empty(), stats)?;
+        }
+        self.x[self.n] = 0.0;
+        {
+            let [q0, q1, q2, q3] = &mut self.q;
+            for d in &self.devices {
+                d.init_charges(&self.x, uic, q0);
+            }
+            q1.copy_from_slice(q0);
+            q2.copy_from_slice(q0);
+            q3.copy_from_slice(q0);
+            self.iq[0].fill(0.0);
+            self.iq[1].fill(0.0);
+        }
+        let mut row = vec![0.0; self.n + 1];
+        if tstart <= 0.0 {
+            self.push_row(wf, &mut row, 0.0);
+        }
+
+        let ns = self.n_states;
+        let mut backup = Backup {
+            q: std::array::from_fn(|_| vec![0.0; ns]),
+            i1: vec![0.0; ns],
+        };
+        let mut x_acc = self.x.clone();
+        let mut x_prev = self.x.clone();
+        let mut h_prev_acc = max_step;
+        let mut deltas = [max_step; 3];
+        let mut order = 1u32;
+        let mut t = 0.0f64;
+        let mut h = (tstop / 100.0).min(tstep) / 10.0;
+        let mut save_delta = tstop / 50.0;
+        let mut at_break = true;
+        let mut first = true;
+        let mut last_culprit: Option<usize> = None;
+
+        while t < tstop - min_break {
+            h = h.min(max_step);
+            if let Some(hf) = fixed_step {
+                h = hf;
+                order = if first { 1 } else { max_order };
+            } else if at_break {
+                order = 1;
+                h = h.min(0.1 * save_delta.min(bps[bi] - t));
+                if first {
+                    h /= 10.0;
+                }
+            }
+            let mut landing = false;
+            if t + h >= bps[bi] - min_break {
+                save_delta = h;
+                h = bps[bi] - t;
+                landing = true;
+            }
+            // Attempt the step until accepted.
+            let h_next = loop {
+                let t_new = if landing { bps[bi] } else { t + h };
+                let h_now = t_new - t;
+                deltas[0] = h_now;
+                // Initial guess: linear extrapolation, except across a corner.
+                if at_break || first {
+                    self.x.copy_from_slice(&x_acc);
+                } else {
+                    let r = h_now / h_prev_acc;
+                    for k in 0..self.n {
+                        self.x[k] = x_acc[k] + r * (x_acc[k] - x_prev[k]);
+                    }
+                }
+                let (res, rotated) =
+                    self.time_step(method, order, t, h_now, deltas[1], &mut backup, stats);
+                let failure = res.err();
+                if let Some(f) = failure {
+                    stats.newton_failures += 1;
+                    if rotated {
+                        self.restore(&backup);
+                    }
+                    let k = match f {
+                        NewtonFailure::NoConvergence(k) => k,
+                        NewtonFailure::Singular(k) => {
+                            return Err(SimError::Singular {
+                                analysis: "transient".into(),
+                                time: t_new,
+                                unknown: self.describe_unknown(k),
+                            });
+                        }
+                    };
+                    last_culprit = Some(k);
+                    h /= 8.0;
+                    order = 1;
+                    landing = false;
+                    if h < delmin {
+                        return Err(SimError::TimestepTooSmall {
+                            time: t,
+                            step: h,
+                            unknown: self.describe_unknown(k),
+                        });
+                    }
+                    continue;
+                }
+                if first || fixed_step.is_some() {
+                    break h;
+                }
+                let step_len = h_now;
+                let (sub_deltas, lte_order) = (deltas_for(method, order, h_now, &deltas), order);
+                let (mut new_h, worst) = self.lte(method, lte_order, step_len, &sub_deltas, &tol);
+                if new_h > 0.9 * h_now {
+                    if order == 1 && max_order > 1 {
+                        let (h2, _) = self.lte(method, 2, step_len, &sub_deltas, &tol);
+                        if h2 > 1.05 * h_now {
+                            order = 2;
+                            new_h = h2;
+                        }
+                    }
+                    break new_h;
+                }
+                stats.rejected_steps += 1;
+                if rotated {
+                    self.restore(&backup);
+                }
+                h = new_h;
+                landing = false;
+                if h < delmin {
+                    let what = match worst.and_then(|s| self.state_element(s)) {
+                        Some(name) => format!("element {name}"),
+                        None => last_culprit
+                            .map(|k| self.describe_unknown(k))
+                            .unwrap_or_default(),
+                    };
+                    return Err(SimError::TimestepTooSmall {
+                        time: t,
+                        step: h,
+                        unknown: what,
+                    });
+                }
+            };
+            // Accept.
+            let h_taken = deltas[0];
+            self.rotate_history();
+            if method == Method::Trbdf2 && self.last_step_was_split {
+                deltas[2] = TRBDF2_GAMMA * h_taken;
+                deltas[1] = (1.0 - TRBDF2_GAMMA) * h_taken;
+            } else {
+                deltas[2] = deltas[1];
+                deltas[1] = h_taken;
+            }
+            t = if landing { bps[bi] } else { t + h_taken };
+            std::mem::swap(&mut x_prev, &mut x_acc);
+            x_acc.copy_from_slice(&self.x);
+            h_prev_acc = h_taken;
+            stats.accepted_steps += 1;
+            if t >= tstart {
+                self.push_row(wf, &mut row, t);
+            }
+            at_break = landing;
+            if landing && bi + 1 < bps.len() {
+                bi += 1;
+            }
+            first = false;
+            h = h_next;
+        }
+        Ok(())
+    }
+
+    fn push_row(&self, wf: &mut Waveforms, row: &mut [f64], t: f64) {
+        row[0] = t;
+        row[1..].copy_from_slice(&self.x[..self.n]);
+        wf.push_row(row);
+    }
+
+    /// One time step of `h` from `t` (two sub-steps for TR-BDF2 at order 2). Returns the
+    /// Newton result and whether the history was rotated for an intermediate point.
+    #[allow(clippy::too_many_arguments)]
+    fn time_step(
+        &mut self,
+        method: Method,
+        order: u32,
+        t: f64,
+        h: f64,
+        h_prev: f64,
+        backup: &mut Backup,
+        stats: &mut Stats,
+    ) -> (Result<(), NewtonFailure>, bool) {
+        let max_iter = self.options.itl4.max(1);
+        let mk = |time: f64, coeffs: Coeffs| NewtonSetup {
+            ctx: LoadCtx {
+                time,
+                source_factor: 1.0,
+                dc: false,
+            },
+            coeffs,
+            max_iter,
+            gshunt: 0.0,
+            force_ic: false,
+            max_dv: None,
+        };
+        let it = &mut stats.newton_iterations;
+        if method == Method::Trbdf2 && order == 2 {
+            self.last_step_was_split = true;
+            let h1 = TRBDF2_GAMMA * h;
+            if let Err(e) = self.newton(&mk(t + h1, integrator::trapezoidal(h1)), it) {
+                return (Err(e), false);
+            }
+            backup.q[0].copy_from_slice(&self.q[1]);
+            backup.q[1].copy_from_slice(&self.q[2]);
+            backup.q[2].copy_from_slice(&self.q[3]);
+            backup.i1.copy_from_slice(&self.iq[1]);
+            self.rotate_history();
+            let r = self
+                .newton(&mk(t + h, integrator::bdf2(h - h1, h1)), it)
+                .map(|_| ());
+            (r, true)
+        } else {
+            self.last_step_was_split = false;
+            let c = integrator::coeffs(method, order, h, h_prev);
+            (self.newton(&mk(t + h, c), it).map(|_| ()), false)
+        }
+    }
+
+    fn lte(
+        &self,
+        method: Method,
+        order: u32,
+        step: f64,
+        deltas: &[f64; 3],
+        tol: &LteTol,
+    ) -> (f64, Option<usize>) {
+        let inp = LteInput {
+            q: [&self.q[0], &self.q[1], &self.q[2], &self.q[3]],
+            i: [&self.iq[0], &self.iq[1]],
+            deltas: *deltas,
+        };
+        integrator::truncation_step(method, order, step, &inp, tol)
+    }
+
+    /// q3 ← q2 ← q1 ← q0, i1 ← i0 (no allocation: the vectors are swapped).
+    fn rotate_history(&mut self) {
+        let [q0, q1, q2, q3] = &mut self.q;
+        std::mem::swap(q3, q2);
+        std::mem::swap(q2, q1);
+        std::mem::swap(q1, q0);
+        let [i0, i1] = &mut self.iq;
+        std::mem::swap(i1, i0);
+    }
+
+    fn restore(&mut self, b: &Backup) {
+        self.q[1].copy_from_slice(&b.q[0]);
+        self.q[2].copy_from_slice(&b.q[1]);
+        self.q[3].copy_from_slice(&b.q[2]);
+        self.iq[1].copy_from_slice(&b.i1);
+    }
+}
+
+/// Step sizes behind the points the error estimate sees: for a split TR-BDF2 step the
+/// history holds the intermediate point.
+fn deltas_for(method: Method, order: u32, h: f64, deltas: &[f64; 3]) -> [f64; 3] {
+    if method == Method::Trbdf2 && order == 2 {
+        [(1.0 - TRBDF2_GAMMA) * h, TRBDF2_GAMMA * h, deltas[1]]
+    } else {
+        [h, deltas[1], deltas[2]]
+    }
+}

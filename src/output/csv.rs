@@ -1,0 +1,225 @@
+//! CSV: header `time,v(node),…,i(vsrc),…` (exactly the signal names), one row per time
+//! point, every value in the shortest form that reads back to the same bits.
+//!
+//! The reader takes any CSV with a header line: dfcsim's own, other tools' tables and
+//! training `metrics.csv` files (empty cells read as NaN).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use super::{OutputError, unit_from_name};
+use crate::waveform::{Signal, Waveforms};
+
+/// Writes `w` to `path` as CSV.
+pub fn write(path: &Path, w: &Waveforms) -> Result<(), OutputError> {
+    let file = std::fs::File::create(path).map_err(|e| OutputError::io(path, e))?;
+    let mut out = std::io::BufWriter::new(file);
+    out.write_all(to_string(w).as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| OutputError::io(path, e))
+}
+
+/// The CSV text of `w`.
+pub fn to_string(w: &Waveforms) -> String {
+    let width = w.width();
+    let mut s = String::with_capacity(64 + w.data.len() * 22);
+    for (j, sig) in w.signals.iter().enumerate() {
+        if j > 0 {
+            s.push(',');
+        }
+        push_field(&mut s, &sig.name);
+    }
+    s.push('\n');
+    for i in 0..w.rows() {
+        for (j, &v) in w.data[i * width..(i + 1) * width].iter().enumerate() {
+            if j > 0 {
+                s.push(',');
+            }
+            push_number(&mut s, v);
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Shortest round-trip formatting; exponent form outside [1e-4, 1e6) so that 1e-12 is not
+/// written as twelve zeros.
+pub fn push_number(s: &mut String, v: f64) {
+    let a = v.abs();
+    if v == 0.0 || (1e-4..1e6).contains(&a) || !v.is_finite() {
+        let _ = write!(s, "{v}");
+    } else {
+        let _ = write!(s, "{v:e}");
+    }
+}
+
+/// Quotes a header field only when it needs it (RFC 4180).
+fn push_field(s: &mut String, name: &str) {
+    if name.contains([',', '"', '\n', '\r']) {
+        s.push('"');
+        s.push_str(&name.replace('"', "\"\""));
+        s.push('"');
+    } else {
+        s.push_str(name);
+    }
+}
+
+/// Reads a CSV file (see [`parse`]).
+pub fn read(path: &Path) -> Result<Waveforms, OutputError> {
+    let text = std::fs::read_to_string(path).map_err(|e| OutputError::io(path, e))?;
+    parse(path, &text)
+}
+
+/// Parses CSV text with a header line. Signal units come from the names (`time`, `v(…)`,
+/// `i(…)`); the plot name is `Transient Analysis` when the first column is `time`,
+/// `Operating Point` for a single row without time, else `Table`; the title is the file stem.
+/// Empty cells read as NaN; any other non-number is an error naming line and column.
+pub fn parse(path: &Path, text: &str) -> Result<Waveforms, OutputError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = lines
+        .next()
+        .ok_or_else(|| OutputError::parse(path, 1, "empty CSV file (no header line)"))?;
+    let names = split_fields(header);
+    let signals: Vec<Signal> = names
+        .iter()
+        .map(|n| Signal {
+            name: n.clone(),
+            unit: unit_from_name(n),
+        })
+        .collect();
+    let title = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut w = Waveforms::new(&title, "", signals);
+    let mut row = Vec::with_capacity(names.len());
+    for (index, line) in lines {
+        let line_no = index + 1;
+        let fields = split_fields(line);
+        if fields.len() != names.len() {
+            return Err(OutputError::parse(
+                path,
+                line_no,
+                format!(
+                    "{} fields where the header has {}",
+                    fields.len(),
+                    names.len()
+                ),
+            ));
+        }
+        row.clear();
+        for (col, f) in fields.iter().enumerate() {
+            let f = f.trim();
+            let v = if f.is_empty() {
+                f64::NAN
+            } else {
+                f.parse::<f64>().map_err(|_| {
+                    OutputError::parse(
+                        path,
+                        line_no,
+                        format!(
+                            "column {} (`{}`): `{f}` is not a number",
+                            col + 1,
+                            names[col]
+                        ),
+                    )
+                })?
+            };
+            row.push(v);
+        }
+        w.push_row(&row);
+    }
+    let first_is_time = w.signals.first().is_some_and(|s| s.name == "time");
+    w.plot_name = if first_is_time {
+        "Transient Analysis"
+    } else if w.rows() == 1 {
+        "Operating Point"
+    } else {
+        "Table"
+    }
+    .to_string();
+    Ok(w)
+}
+
+/// Splits one CSV line into fields, honouring double quotes; names are trimmed.
+fn split_fields(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(std::mem::take(&mut cur).trim().to_string()),
+            _ => cur.push(c),
+        }
+    }
+    fields.push(cur.trim().to_string());
+    fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::waveform::Unit;
+
+    #[test]
+    fn numbers_round_trip_and_stay_short() {
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            0.1 + 0.2,
+            1e-12,
+            -3.3e-9,
+            12345.678,
+            1e6,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            5e-324,
+        ] {
+            let mut s = String::new();
+            push_number(&mut s, v);
+            assert_eq!(s.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{s}");
+            assert!(s.len() <= 24, "{s}");
+        }
+        let mut s = String::new();
+        push_number(&mut s, 1e-12);
+        assert_eq!(s, "1e-12");
+    }
+
+    #[test]
+    fn quoted_fields_and_empty_cells() {
+        let w = parse(
+            Path::new("m.csv"),
+            "epoch,\"a,b\",test_error\n1,0.5,\n2,0.25,0.1\n",
+        )
+        .unwrap();
+        assert_eq!(w.signals[1].name, "a,b");
+        assert_eq!(w.rows(), 2);
+        assert!(w.row(0)[2].is_nan());
+        assert_eq!(w.row(1), &[2.0, 0.25, 0.1]);
+        assert_eq!(w.plot_name, "Table");
+        assert_eq!(w.signals[0].unit, Unit::None);
+    }
+
+    #[test]
+    fn bad_cell_names_line_and_column() {
+        let e = parse(Path::new("x.csv"), "time,v(a)\n0,1\n1,abc\n").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("x.csv:3"), "{msg}");
+        assert!(msg.contains("column 2 (`v(a)`)"), "{msg}");
+        let e = parse(Path::new("x.csv"), "time,v(a)\n0,1,2\n").unwrap_err();
+        assert!(e.to_string().contains("3 fields"), "{e}");
+        assert!(parse(Path::new("x.csv"), "").is_err());
+    }
+}

@@ -1,0 +1,119 @@
+//! Throughput benchmark of the ideal model (ignored by default; run through
+//! `bench/ideal_speed.sh`). Prints µs per sample and the ratio to the reference figures
+//! of issue 4 (torch, float64, one thread, B = 128).
+
+use std::time::Instant;
+
+use dfcsim::ideal::config::{Config, FeedbackMode, Variant};
+use dfcsim::ideal::controller::ApicalNoise;
+use dfcsim::ideal::data;
+use dfcsim::ideal::dfc;
+use dfcsim::ideal::feedback;
+use dfcsim::ideal::loss::Loss;
+use dfcsim::ideal::train::{self, TrainSpec};
+
+/// Reference figures (ms per sample) from the issue.
+const REF_FORWARD_MS: f64 = 3.9;
+const REF_EPOCH_FIXED_MS: f64 = 4.8;
+const REF_EPOCH_LEARNED_MS: f64 = 6.3;
+const REF_SSA_MS: f64 = 0.39;
+
+fn report(name: &str, samples: usize, secs: f64, reference_ms: f64) {
+    let ms = 1e3 * secs / samples as f64;
+    println!(
+        "{name:38} {:10.0} samples/s  {:8.4} ms/sample  reference {reference_ms} ms  speed-up {:6.1}x",
+        samples as f64 / secs,
+        ms,
+        reference_ms / ms
+    );
+}
+
+#[test]
+#[ignore]
+fn ideal_speed() {
+    let threads: usize = std::env::var("IDEAL_BENCH_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    println!("threads: {threads}");
+    let cfg = Config::default();
+    let splits = data::student_teacher_sized(42, 15, &[64, 64], 5, [1024, 256, 256]);
+    let spec = TrainSpec {
+        variant: Variant::Dfc,
+        feedback: FeedbackMode::Fixed,
+        loss: Loss::Mse,
+    };
+    let net = train::initial_network(&cfg, &spec, 15, 5);
+    let b = 128;
+    let xs: Vec<&[f64]> = (0..b).map(|i| splits.train.x.row(i)).collect();
+    let ys: Vec<&[f64]> = (0..b).map(|i| splits.train.y.row(i)).collect();
+    let p = cfg.forward_params();
+    pool.install(|| {
+        let bf = dfc::forward_batch(&net, &xs, &ys, Loss::Mse, cfg.target_stepsize);
+        let reps = 8;
+        let t = Instant::now();
+        for _ in 0..reps {
+            std::hint::black_box(dfc::simulate_batch(&net, &xs, &bf, &p, true, &[]));
+        }
+        report(
+            "DFC forward phase (1000 steps)",
+            reps * b,
+            t.elapsed().as_secs_f64(),
+            REF_FORWARD_MS,
+        );
+        let t = Instant::now();
+        for _ in 0..reps * 10 {
+            std::hint::black_box(dfc::ssa_batch(&net, &xs, &bf, p.alpha, None));
+        }
+        report(
+            "DFC-SSA update",
+            reps * 10 * b,
+            t.elapsed().as_secs_f64(),
+            REF_SSA_MS,
+        );
+        let pf = cfg.feedback_params();
+        let noise = ApicalNoise {
+            sigma: cfg.sigma_fb,
+            sigma_out: cfg.sigma_output_fb,
+        };
+        let t = Instant::now();
+        for k in 0..reps * 10 {
+            std::hint::black_box(feedback::feedback_gradients(
+                &net, &xs, &pf, noise, 1, k as u64,
+            ));
+        }
+        report(
+            "feedback phase (50 steps)",
+            reps * 10 * b,
+            t.elapsed().as_secs_f64(),
+            0.23,
+        );
+        // Whole epochs of the toy task with metrics, fixed and learned feedback.
+        let mut c1 = cfg.clone();
+        c1.epochs = 1;
+        c1.epochs_fb = 0;
+        for (fb, reference) in [
+            (FeedbackMode::Fixed, REF_EPOCH_FIXED_MS),
+            (FeedbackMode::Learned, REF_EPOCH_LEARNED_MS),
+        ] {
+            let spec = TrainSpec {
+                variant: Variant::Dfc,
+                feedback: fb,
+                loss: Loss::Mse,
+            };
+            let t = Instant::now();
+            let r = train::train(&c1, &spec, &splits, net.clone(), |_, _, _| {}, |_| {});
+            assert_eq!(r.rows.len(), 1);
+            report(
+                &format!("training epoch, {fb:?} feedback"),
+                splits.train.len(),
+                t.elapsed().as_secs_f64(),
+                reference,
+            );
+        }
+    });
+}

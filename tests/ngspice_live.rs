@@ -1,0 +1,105 @@
+//! dfcsim against ngspice run live in the test (when `ngspice` is on PATH; `.ci/run` installs
+//! it): every example netlist × {trap, gear}, same rule as `ngspice_golden` (see `common`).
+//! Without ngspice each test prints "ngspice not installed: skipped" and passes.
+
+mod common;
+
+use common::{
+    Method, REL_TOL, compare, example_names, example_netlist, golden_path, ngspice_available,
+    read_csv, run_dfcsim, run_ngspice, scratch_dir, write_variant,
+};
+
+fn skip() -> bool {
+    let missing = !ngspice_available();
+    if missing {
+        eprintln!("ngspice not installed: skipped");
+    }
+    missing
+}
+
+fn check_against_live_ngspice(name: &str, method: Method) {
+    if skip() {
+        return;
+    }
+    let dir = scratch_dir(&format!("live-{name}-{}", method.name()));
+    let netlist = write_variant(&example_netlist(name), &dir, method.cards());
+    let reference = run_ngspice(&netlist, &dir).unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).expect("create output dir");
+    let tested =
+        run_dfcsim(&netlist, &out).unwrap_or_else(|e| panic!("{name} ({}): {e}", method.name()));
+    let comparison = compare(&tested, &reference);
+    let table = comparison.table(name, method);
+    assert!(
+        comparison.pass(),
+        "dfcsim differs from live ngspice by more than {REL_TOL:e} of a signal's range:\n{table}"
+    );
+    eprintln!("{table}");
+}
+
+macro_rules! live_tests {
+    ($($name:ident),* $(,)?) => {
+        const TESTED: &[&str] = &[$(stringify!($name)),*];
+        $(mod $name {
+            #[test]
+            fn trap() {
+                super::check_against_live_ngspice(stringify!($name), super::Method::Trap);
+            }
+            #[test]
+            fn gear() {
+                super::check_against_live_ngspice(stringify!($name), super::Method::Gear);
+            }
+        })*
+    };
+}
+
+live_tests!(
+    controlled_sources,
+    ic_uic,
+    integrator_e,
+    integrator_opamp,
+    rc_step,
+    rlc_ringdown,
+    sources,
+    subckt_params,
+    tanh_chain,
+);
+
+#[test]
+fn every_example_is_tested() {
+    assert_eq!(
+        example_names(),
+        TESTED,
+        "netlists/examples/ and the live_tests! list differ"
+    );
+}
+
+/// The installed ngspice still produces the committed goldens (same signals, same waveforms
+/// within the test tolerance): a different ngspice version cannot silently move the target.
+#[test]
+fn live_ngspice_reproduces_the_goldens() {
+    if skip() {
+        return;
+    }
+    let mut report = String::new();
+    for name in example_names() {
+        for method in Method::ALL {
+            let dir = scratch_dir(&format!("live-golden-{name}-{}", method.name()));
+            let netlist = write_variant(&example_netlist(&name), &dir, method.cards());
+            let live = run_ngspice(&netlist, &dir).unwrap_or_else(|e| panic!("{e}"));
+            let golden = read_csv(&golden_path(&name, method)).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                live.names, golden.names,
+                "{name} {method:?}: signal names differ"
+            );
+            let c = compare(&live, &golden);
+            if !c.pass() {
+                report += &c.table(&name, method);
+            }
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "live ngspice differs from the goldens:\n{report}"
+    );
+}
