@@ -95,8 +95,8 @@ struct Case {
     cfg: GenConfig,
 }
 
-fn case(arch: &[usize], seed: u64, t_ctl: f64) -> Case {
-    let phis = dfcgen::layer_phis(arch, Phi::Linear);
+fn case(arch: &[usize], seed: u64, t_ctl: f64, output_phi: Phi) -> Case {
+    let phis = dfcgen::layer_phis(arch, output_phi);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let net = DfcNetwork::xavier(arch, phis, &mut rng).unwrap();
     let mut cfg = GenConfig::new("net");
@@ -208,7 +208,7 @@ fn hardware_preset_opamps_run_in_ngspice_and_deviate_visibly() {
          .model dev softbounds(gmin=0.5u gmax=60u)\n",
     )
     .unwrap();
-    let mut c = case(&[4, 3, 2], 7, 5.0);
+    let mut c = case(&[4, 3, 2], 7, 5.0, Phi::Linear);
     c.cfg.hardware = dfcgen::Hardware::load("test", &dir).unwrap();
     assert_eq!(c.cfg.hardware.opamp.gbw_hz, Some(20e6));
     let (err, _) = compare(&c, "hw");
@@ -226,7 +226,8 @@ fn flat_4_3_2_matches_continuous_time_dfc() {
     if !ngspice_available() {
         return;
     }
-    let c = case(&[4, 3, 2], 7, 5.0);
+    // tanh output layer here (the toy below has the linear one)
+    let c = case(&[4, 3, 2], 7, 5.0, Phi::Tanh);
     let (err, _) = compare(&c, "432");
     for (k, e) in &err {
         assert!(*e < 1e-3, "{k}: ngspice vs RK4 deviation {e:e} ≥ 1e-3");
@@ -238,7 +239,7 @@ fn flat_15_10_10_5_matches_continuous_time_dfc_and_settles_to_ssa() {
     if !ngspice_available() {
         return;
     }
-    let c = case(&[15, 10, 10, 5], 42, 15.0);
+    let c = case(&[15, 10, 10, 5], 42, 15.0, Phi::Linear);
     let (err, raw) = compare(&c, "toy");
     for (k, e) in &err {
         assert!(*e < 1e-3, "{k}: ngspice vs RK4 deviation {e:e} ≥ 1e-3");
@@ -350,15 +351,13 @@ fn flat_15_10_10_5_matches_continuous_time_dfc_and_settles_to_ssa() {
     );
 }
 
+/// Per layer: central compartments v_i and basal compartments v_i^ff at one instant.
+type LayerState = (Vec<Vec<f64>>, Vec<Vec<f64>>);
+
 /// DFC update (rule 5) integrated over the controlled phase by the trapezoid rule:
 /// ΔW_i = ∫ (φ(v_i) − φ(v_i^ff)) r_{i−1}ᵀ dt, all layers concatenated (dimensionless time).
-fn dfc_update(
-    net: &DfcNetwork,
-    x: &[f64],
-    times: &[f64],
-    states: &[(Vec<Vec<f64>>, Vec<Vec<f64>>)],
-) -> Vec<f64> {
-    let integrand = |(v, vff): &(Vec<Vec<f64>>, Vec<Vec<f64>>)| -> Vec<f64> {
+fn dfc_update(net: &DfcNetwork, x: &[f64], times: &[f64], states: &[LayerState]) -> Vec<f64> {
+    let integrand = |(v, vff): &LayerState| -> Vec<f64> {
         let mut out = Vec::new();
         for i in 0..net.layers() {
             let prev: Vec<f64> = if i == 0 {
