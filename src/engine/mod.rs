@@ -212,7 +212,7 @@ impl Simulator {
         circuit: &Circuit,
         registry: &ArrayRegistry,
     ) -> Result<Simulator, SimError> {
-        let layout = Layout::new(circuit);
+        let layout = Layout::with_internal(circuit, |e| registry.internal_unknowns(e))?;
         let n = layout.n;
         let mut devices = build_devices(circuit, &layout, registry)?;
         // Pass 1: record the pattern; pass 2: resolve positions.
