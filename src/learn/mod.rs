@@ -1,2 +1,3 @@
 //! Plasticity: learning rules over waveforms and the conductance device models.
 pub mod device;
+pub mod plasticity;
