@@ -111,13 +111,39 @@ fn case(arch: &[usize], seed: u64, t_ctl: f64, output_phi: Phi) -> Case {
 
 /// Largest deviation (dimensionless) per signal family between ngspice and the RK4 reference.
 fn compare(c: &Case, name: &str) -> (HashMap<&'static str, f64>, Raw) {
+    compare_with(c, name, run_ngspice)
+}
+
+/// `dfcsim run --ascii` on the same flat netlist.
+fn run_dfcsim(netlist: &Path) -> Raw {
+    let dir = netlist.parent().unwrap().join("dfcsim_out");
+    let out = Command::new(env!("CARGO_BIN_EXE_dfcsim"))
+        .args(["run", "-q", "--ascii", "-o"])
+        .arg(&dir)
+        .arg(netlist)
+        .output()
+        .expect("dfcsim runs");
+    assert!(
+        out.status.success(),
+        "dfcsim run failed on {}:\n{}",
+        netlist.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    read_ascii_raw(&dir.join(netlist.with_extension("raw").file_name().unwrap()))
+}
+
+fn compare_with(
+    c: &Case,
+    name: &str,
+    simulate: fn(&Path) -> Raw,
+) -> (HashMap<&'static str, f64>, Raw) {
     let dir = temp_dir(name);
     let path = dir.join("net.cir");
     dfcgen::generate(&c.net, &c.sample, &c.cfg)
         .unwrap()
         .write(&path)
         .unwrap();
-    let raw = run_ngspice(&path);
+    let raw = simulate(&path);
     let sc = &c.cfg.scales;
     let ode = DfcOde {
         net: &c.net,
@@ -179,7 +205,7 @@ fn compare(c: &Case, name: &str) -> (HashMap<&'static str, f64>, Raw) {
         }
     }
     eprintln!(
-        "{name}: {} ngspice points, {} compared; max |ngspice − RK4| (units of Vs): {:?}; \
+        "{name}: {} simulator points, {} compared; max |simulator − RK4| (units of Vs): {:?}; \
          after the switch-on transient {late:.2e}; signal ranges {:?}",
         raw.time.len(),
         idx.len(),
@@ -219,6 +245,16 @@ fn hardware_preset_opamps_run_in_ngspice_and_deviate_visibly() {
         "non-ideal op-amps: worst deviation {worst:e}"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The same flat netlist in dfcsim's own engine (`dfcsim run`), against the same yardstick.
+#[test]
+fn flat_toy_runs_in_dfcsim_and_matches_continuous_time_dfc() {
+    let c = case(&[15, 10, 10, 5], 42, 5.0, Phi::Linear);
+    let (err, _) = compare_with(&c, "dfcsim", run_dfcsim);
+    for (k, e) in &err {
+        assert!(*e < 1e-3, "{k}: dfcsim vs RK4 deviation {e:e} ≥ 1e-3");
+    }
 }
 
 #[test]

@@ -120,6 +120,12 @@ pub fn main(a: Args) -> Result<(), crate::CliError> {
         .unwrap_or_else(|| "net".into());
     let mut cfg = GenConfig::new(&stem);
     cfg.hardware = Hardware::load(&a.hardware, &a.models_dir)?;
+    if cfg.hardware.lib.is_none() {
+        eprintln!(
+            "note: {} not found: built-in ideal preset (G in [1 µS, 50 µS], A0 = 1e6)",
+            a.models_dir.join("ideal.lib").display()
+        );
+    }
     if let Some(lib) = &cfg.hardware.lib {
         let out_dir = match a.output.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
