@@ -7,6 +7,7 @@
 
 pub mod circuit;
 pub mod cli;
+pub mod compare;
 pub mod devices;
 pub mod elaborate;
 pub mod engine;

@@ -1,4 +1,5 @@
 //! Command-line subcommands; each file holds its clap `Args` and its `main`.
+pub mod compare;
 pub mod device;
 pub mod r#gen;
 pub mod ideal;
