@@ -47,7 +47,7 @@ pub fn load_str(text: &str, path: &Path) -> Result<Circuit> {
 }
 
 pub fn load_with_warnings(path: &Path) -> Result<(Circuit, Vec<Warning>)> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::parse::source::read_text(path).map_err(|e| {
         NetlistError::new(
             ErrorKind::Io,
             Span {
