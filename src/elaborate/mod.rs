@@ -8,6 +8,12 @@
 //! Parameters are evaluated lazily, so a `.param` may use one defined later (as ngspice
 //! does); a cycle is an error. Inside an instance, names resolve through the chain of
 //! instances up to the top level; instance overrides are evaluated in the caller.
+//!
+//! Where dfcsim knowingly differs from ngspice 39: `limit(x, lo, hi)` clamps (ngspice's
+//! B-source and numparam `limit` return other values); `pwr` means sgn(x)·|x|^y also in
+//! `.param` (numparam: |x|^y); a DC value written next to PULSE/PWL/SIN is ignored with a
+//! warning (ngspice uses it for a standalone `.op` only); `.meas`/`.four` are ignored with a
+//! warning; `.ac`, `.dc` and other analyses are errors.
 
 mod check;
 
