@@ -1323,12 +1323,19 @@ fn contains_current_ref(e: &Expr) -> bool {
 }
 
 fn bad_value(v: &Value, message: &str) -> NetlistError {
+    let hint = if message.contains("PWL") {
+        "PWL(t1 v1 t2 v2 …) needs non-decreasing times"
+    } else if message.contains(".tran") {
+        "write .tran tstep tstop [tstart [tmax]] [uic] with 0 <= tstart < tstop"
+    } else {
+        "check the value"
+    };
     NetlistError::new(
         ErrorKind::BadValue,
         v.span.clone(),
         v.text.clone(),
         message.to_string(),
-        "check the value",
+        hint,
     )
 }
 
