@@ -73,6 +73,11 @@ impl Tape {
             Expr::NodeV(id) => {
                 if id.is_ground() {
                     self.push(Op::Const(0.0))
+                } else if id.0 > layout.n_nodes {
+                    return Err(format!(
+                        "v(…) refers to node index {}, which is not in the circuit",
+                        id.0
+                    ));
                 } else {
                     self.var(layout.node(*id))
                 }
