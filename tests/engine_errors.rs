@@ -165,3 +165,18 @@ fn degenerate_circuits_do_not_panic() {
     assert!(out.results.len() == 1);
     let _ = out.error; // may legitimately fail with "time step too small"; it must not hang or panic
 }
+
+#[test]
+fn domain_error_in_b_source_is_named() {
+    // sqrt of a negative node voltage: ngspice refuses it ("out of range for sqrt").
+    let mut b = CircuitBuilder::new("domain");
+    b.v("v1", "m", "0", Waveform::Dc(-4.0));
+    let vm = b.vref("m");
+    b.bv("b1", "o", "0", Expr::Call(Func::Sqrt, vec![vm]));
+    b.r("r1", "o", "0", 1.0);
+    b.circuit.analyses.push(Analysis::Op);
+    let out = simulate(&b.build());
+    let err = out.error.expect("sqrt(-4) is an error");
+    assert!(matches!(err, SimError::NonFinite { .. }), "{err}");
+    assert!(err.to_string().contains("i(b1)"), "{err}");
+}

@@ -216,6 +216,8 @@ impl Simulator {
         let mut at_break = true;
         let mut first = true;
         let mut last_culprit: Option<usize> = None;
+        // Unknown whose equation last became NaN/inf (reported if the step collapses).
+        let mut non_finite: Option<usize> = None;
 
         while t < tstop - min_break {
             h = h.min(max_step);
@@ -259,6 +261,10 @@ impl Simulator {
                     }
                     let k = match f {
                         NewtonFailure::NoConvergence(k) => k,
+                        NewtonFailure::NonFinite(k) => {
+                            non_finite = Some(k);
+                            k
+                        }
                         NewtonFailure::Singular(k) => {
                             return Err(SimError::Singular {
                                 analysis: "transient".into(),
@@ -272,6 +278,13 @@ impl Simulator {
                     order = 1;
                     landing = false;
                     if h < delmin {
+                        if let Some(k) = non_finite {
+                            return Err(SimError::NonFinite {
+                                analysis: "transient".into(),
+                                time: t_new,
+                                unknown: self.describe_unknown(k),
+                            });
+                        }
                         return Err(SimError::TimestepTooSmall {
                             time: t,
                             step: h,
