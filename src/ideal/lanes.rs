@@ -121,7 +121,7 @@ fn simulate_lanes_body(
     targets: [&[f64]; LANES],
     p: &ControllerParams,
     n_valid: usize,
-    mut acc: Option<&mut DfcAccumulator>,
+    acc: Option<&mut DfcAccumulator>,
 ) -> Vec<FinalState> {
     let depth = net.depth();
     let n_l = net.n_out();
@@ -211,7 +211,7 @@ fn simulate_lanes_body(
             accumulate(net, &st, &mut la);
         }
     }
-    if let Some(acc) = acc.as_deref_mut() {
+    if let Some(acc) = acc {
         let mut sw: Vec<Vec<f64>> = net
             .layers
             .iter()
