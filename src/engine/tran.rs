@@ -195,6 +195,10 @@ impl Simulator {
             self.iq[0].fill(0.0);
             self.iq[1].fill(0.0);
         }
+        // Room for the expected rows up front (growing a wide table by doubling copies it).
+        let expected_rows = ((tstop - tstart) / max_step) as usize + bps.len() * 4 + 16;
+        let cap = expected_rows.saturating_mul(self.n + 1).min(1 << 24);
+        wf.data.reserve(cap);
         let mut row = vec![0.0; self.n + 1];
         if tstart <= 0.0 {
             self.push_row(wf, &mut row, 0.0);
