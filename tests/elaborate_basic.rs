@@ -721,3 +721,19 @@ fn pow_in_b_sources_takes_the_magnitude_like_ngspice() {
         k => panic!("{k:?}"),
     }
 }
+
+#[test]
+fn latin1_bytes_in_comments_do_not_fail_the_file() {
+    let dir = std::env::temp_dir().join(format!("dfcsim-l1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("latin1.cir");
+    std::fs::write(
+        &file,
+        b"title \xb5\n* 10 \xb5F in Latin-1\nR1 a 0 1k\nV1 a 0 1\n.op\n",
+    )
+    .unwrap();
+    let c = dfcsim::elaborate::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.title, "title \u{fffd}");
+    assert_eq!(c.elements.len(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

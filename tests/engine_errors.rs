@@ -118,3 +118,65 @@ fn bad_tran_arguments_are_errors() {
     let out = simulate(&b.build());
     assert!(matches!(out.error, Some(SimError::BadAnalysis(_))));
 }
+
+#[test]
+fn degenerate_circuits_do_not_panic() {
+    // No nodes at all.
+    let mut b = CircuitBuilder::new("empty");
+    b.circuit.analyses.push(Analysis::Op);
+    b.tran(1e-6, 1e-5);
+    let out = simulate(&b.build());
+    assert!(out.error.is_none(), "{:?}", out.error);
+    assert_eq!(out.results[1].waveforms.signals.len(), 1);
+    // A node index outside the node list.
+    let mut b = CircuitBuilder::new("bad node");
+    b.r("r1", "a", "0", 1.0);
+    b.element(
+        "r2",
+        ElementKind::Resistor {
+            p: dfcsim::circuit::NodeId(7),
+            n: dfcsim::circuit::NodeId(0),
+            ohms: 1.0,
+        },
+    );
+    let err = Simulator::new(&b.build()).expect_err("node 7 does not exist");
+    assert!(err.to_string().contains("r2"), "{err}");
+    // A pulse with a period far below the step: breakpoints are capped, the run ends.
+    let mut b = CircuitBuilder::new("fast pulse");
+    b.v(
+        "v1",
+        "a",
+        "0",
+        Waveform::Pulse {
+            v1: 0.0,
+            v2: 1.0,
+            td: 0.0,
+            tr: 1e-12,
+            tf: 1e-12,
+            pw: 1e-12,
+            per: 1e-11,
+            np: None,
+        },
+    );
+    b.r("r1", "a", "b", 1e3);
+    b.c("c1", "b", "0", 1e-9, None);
+    b.tran(1e-6, 1e-5);
+    let out = simulate(&b.build());
+    assert!(out.results.len() == 1);
+    let _ = out.error; // may legitimately fail with "time step too small"; it must not hang or panic
+}
+
+#[test]
+fn domain_error_in_b_source_is_named() {
+    // sqrt of a negative node voltage: ngspice refuses it ("out of range for sqrt").
+    let mut b = CircuitBuilder::new("domain");
+    b.v("v1", "m", "0", Waveform::Dc(-4.0));
+    let vm = b.vref("m");
+    b.bv("b1", "o", "0", Expr::Call(Func::Sqrt, vec![vm]));
+    b.r("r1", "o", "0", 1.0);
+    b.circuit.analyses.push(Analysis::Op);
+    let out = simulate(&b.build());
+    let err = out.error.expect("sqrt(-4) is an error");
+    assert!(matches!(err, SimError::NonFinite { .. }), "{err}");
+    assert!(err.to_string().contains("i(b1)"), "{err}");
+}

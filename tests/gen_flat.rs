@@ -426,7 +426,17 @@ fn angle_deg(a: &[f64], b: &[f64]) -> f64 {
     (dot / (na * nb)).clamp(-1.0, 1.0).acos().to_degrees()
 }
 
-const FIXTURE: &str = "/work/shared/reference/dfc-toy/dfc_FreezeFB_WeightProduct_B4.json";
+/// The reference fixture in `shared/` beside the clone (CI) or beside the worktree folder.
+fn fixture() -> std::path::PathBuf {
+    let rel = "shared/reference/dfc-toy/dfc_FreezeFB_WeightProduct_B4.json";
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let beside = dir.join("..").join(rel);
+    if beside.exists() {
+        beside
+    } else {
+        dir.join("../..").join(rel)
+    }
+}
 
 /// The reference implementation's own weights and sample (via `--init`'s reader): the flat
 /// circuit matches the continuous-time equations as tightly as for random weights, and stays
@@ -434,14 +444,14 @@ const FIXTURE: &str = "/work/shared/reference/dfc-toy/dfc_FreezeFB_WeightProduct
 /// compartment), whose discretisation error is what separates the two.
 #[test]
 fn reference_fixture_circuit_tracks_the_reference_traces() {
-    if !ngspice_available() || !Path::new(FIXTURE).exists() {
-        eprintln!("note: ngspice or {FIXTURE} missing, skipping");
+    let fixture = fixture();
+    if !ngspice_available() || !fixture.exists() {
+        eprintln!("note: ngspice or {} missing, skipping", fixture.display());
         return;
     }
     let arch = [15, 10, 10, 5];
     let phis = dfcgen::layer_phis(&arch, Phi::Linear);
-    let (net, sample) =
-        network::from_reference_json(Path::new(FIXTURE), &arch, phis, 0, 0.05).unwrap();
+    let (net, sample) = network::from_reference_json(&fixture, &arch, phis, 0, 0.05).unwrap();
     let sample = sample.expect("fixture has x, y, output_target");
     let mut cfg = GenConfig::new("net");
     cfg.flat = true;
@@ -451,7 +461,7 @@ fn reference_fixture_circuit_tracks_the_reference_traces() {
         assert!(*e < 1e-3, "{k}: ngspice vs RK4 deviation {e:e} ≥ 1e-3");
     }
     let fixture: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(FIXTURE).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
     let steps: Vec<usize> = fixture["trace_u"]["steps"]
         .as_array()
         .unwrap()

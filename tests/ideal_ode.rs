@@ -127,3 +127,26 @@ fn per_sample_api_matches_batch_code() {
         run.dfc_update
     );
 }
+
+/// The lock-step lane path of `simulate_batch` (no traces) gives the same bits as the
+/// scalar path (traces requested), for a batch that is not a multiple of the lane count.
+#[test]
+fn lane_path_equals_scalar_path() {
+    let (net, x, y) = setup();
+    let cfg = Config::default();
+    let xs_own: Vec<Vec<f64>> = (0..11)
+        .map(|b| x.iter().map(|v| v * (1.0 - 0.07 * b as f64)).collect())
+        .collect();
+    let xs: Vec<&[f64]> = xs_own.iter().map(|v| v.as_slice()).collect();
+    let ys: Vec<&[f64]> = (0..11).map(|_| y.as_slice()).collect();
+    let mut p = cfg.forward_params();
+    p.steps = 300;
+    for apical in [None, Some(0.05)] {
+        p.apical_tau = apical;
+        let bf = dfc::forward_batch(&net, &xs, &ys, Loss::Mse, cfg.target_stepsize);
+        let lanes = dfc::simulate_batch(&net, &xs, &bf, &p, true, &[]);
+        let scalar = dfc::simulate_batch(&net, &xs, &bf, &p, true, &[0]);
+        assert_eq!(lanes.finals, scalar.finals);
+        assert_eq!(lanes.dfc, scalar.dfc);
+    }
+}

@@ -448,6 +448,31 @@ impl Device for AnyDevice {
     }
 }
 
+/// The nodes an element's terminals (and controls) name.
+fn element_nodes(kind: &ElementKind) -> Vec<NodeId> {
+    match kind {
+        ElementKind::Resistor { p, n, .. }
+        | ElementKind::Capacitor { p, n, .. }
+        | ElementKind::Inductor { p, n, .. }
+        | ElementKind::VoltageSource { p, n, .. }
+        | ElementKind::CurrentSource { p, n, .. }
+        | ElementKind::Cccs { p, n, .. }
+        | ElementKind::Ccvs { p, n, .. }
+        | ElementKind::BehavioralVoltage { p, n, .. }
+        | ElementKind::BehavioralCurrent { p, n, .. } => vec![*p, *n],
+        ElementKind::Vcvs { p, n, cp, cn, .. } | ElementKind::Vccs { p, n, cp, cn, .. } => {
+            vec![*p, *n, *cp, *cn]
+        }
+        ElementKind::Array { ports, .. } => ports
+            .iter()
+            .flat_map(|port| match port {
+                crate::circuit::Port::Scalar(id) => vec![*id],
+                crate::circuit::Port::Vector(ids) => ids.clone(),
+            })
+            .collect(),
+    }
+}
+
 /// Builds one device per element (same order as `circuit.elements`).
 pub fn build_devices(
     circuit: &Circuit,
@@ -455,7 +480,17 @@ pub fn build_devices(
     registry: &ArrayRegistry,
 ) -> Result<Vec<AnyDevice>, DeviceError> {
     let mut out = Vec::with_capacity(circuit.elements.len());
+    let n_names = circuit.nodes.len().max(1);
     for (k, e) in circuit.elements.iter().enumerate() {
+        if let Some(bad) = element_nodes(&e.kind)
+            .into_iter()
+            .find(|id| id.0 >= n_names)
+        {
+            return Err(DeviceError::Invalid {
+                element: e.name.clone(),
+                message: format!("node index {} is not in the circuit's node list", bad.0),
+            });
+        }
         let nd = |id: NodeId| layout.node(id);
         let branch = || layout.branch_of[k].expect("layout gives this element a branch");
         let control_branch = |control: usize| -> Result<usize, DeviceError> {

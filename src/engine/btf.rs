@@ -44,7 +44,8 @@ pub struct BtfLu {
     blocks: Vec<Block>,
     /// Off-block entries per block: (global row, global col, value position), grouped by
     /// block in `off_ptr` ranges.
-    off: Vec<(usize, usize, usize)>,
+    /// Stored as u32 to keep the hot solve loop's memory traffic small.
+    off: Vec<(u32, u32, u32)>,
     off_ptr: Vec<usize>,
     has_factor: bool,
     /// Right-hand side copy (rows) during a solve.
@@ -72,6 +73,12 @@ impl BtfLu {
     /// (entries requested by devices; not the diagonal slots added for gmin/`.ic`).
     pub fn new(pattern: Pattern, matchable: &[bool]) -> Result<BtfLu, LuFailure> {
         let n = pattern.n;
+        if pattern.nnz() >= u32::MAX as usize {
+            return Err(LuFailure::Other(format!(
+                "{} matrix entries exceed the solver's index range",
+                pattern.nnz()
+            )));
+        }
         // Row-wise view of the pattern: (col, pos) per row.
         let mut row_ptr = vec![0usize; n + 1];
         for &r in &pattern.row_idx {
@@ -115,7 +122,7 @@ impl BtfLu {
             for &r in comp {
                 for &(c, pos) in &row_entries[row_ptr[r]..row_ptr[r + 1]] {
                     if block_of_row[row_of_col[c]] != b {
-                        off.push((r, c, pos));
+                        off.push((r as u32, c as u32, pos as u32));
                     }
                 }
             }
@@ -273,12 +280,14 @@ impl BtfLu {
                 Block::Scalar { row, col, pos } => {
                     let mut s = self.scratch[*row];
                     for &(_, c, p) in offs {
+                        let (c, p) = (c as usize, p as usize);
                         s -= a[p] * rhs[c];
                     }
                     rhs[*col] = s / a[*pos];
                 }
                 Block::Multi { rows, cols, lu, .. } => {
                     for &(r, c, p) in offs {
+                        let (r, c, p) = (r as usize, c as usize, p as usize);
                         self.scratch[r] -= a[p] * rhs[c];
                     }
                     let k = rows.len();

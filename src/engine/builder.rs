@@ -8,6 +8,8 @@ use crate::span::Span;
 #[derive(Debug, Clone)]
 pub struct CircuitBuilder {
     pub circuit: Circuit,
+    /// Node name → id (rebuilt if `circuit.nodes` was edited directly).
+    index: std::collections::HashMap<String, NodeId>,
 }
 
 impl Default for CircuitBuilder {
@@ -25,6 +27,7 @@ impl CircuitBuilder {
                 options: Options::default(),
                 ..Circuit::default()
             },
+            index: std::collections::HashMap::new(),
         }
     }
 
@@ -34,13 +37,23 @@ impl CircuitBuilder {
         if name == "0" || name == "gnd" {
             return NodeId::GROUND;
         }
-        match self.circuit.find_node(&name) {
-            Some(id) => id,
-            None => {
-                self.circuit.nodes.push(name);
-                NodeId(self.circuit.nodes.len() - 1)
-            }
+        if self.index.len() != self.circuit.nodes.len() - 1 {
+            self.index = self
+                .circuit
+                .nodes
+                .iter()
+                .enumerate()
+                .skip(1)
+                .map(|(k, n)| (n.clone(), NodeId(k)))
+                .collect();
         }
+        if let Some(&id) = self.index.get(&name) {
+            return id;
+        }
+        self.circuit.nodes.push(name.clone());
+        let id = NodeId(self.circuit.nodes.len() - 1);
+        self.index.insert(name, id);
+        id
     }
 
     /// Adds an element; returns its index.

@@ -83,6 +83,14 @@ pub enum SimError {
         step: f64,
         unknown: String,
     },
+    #[error(
+        "{analysis}: an equation is not finite (NaN/inf) at t = {time:e} s at {unknown}: e.g. sqrt/ln/log of a negative value or a division by zero in a B source"
+    )]
+    NonFinite {
+        analysis: String,
+        time: f64,
+        unknown: String,
+    },
     #[error("bad analysis: {0}")]
     BadAnalysis(String),
     #[error("element #{index} (`{name}`): {message}")]

@@ -27,6 +27,8 @@ pub(super) enum NewtonFailure {
     NoConvergence(usize),
     /// Singular matrix; the unknown that looks guilty.
     Singular(usize),
+    /// A device produced NaN/inf in the equation of this unknown.
+    NonFinite(usize),
 }
 
 impl Simulator {
@@ -139,6 +141,9 @@ impl Simulator {
         for iter in 1..=s.max_iter {
             *iterations += 1;
             self.assemble(s);
+            if let Some(k) = self.f[..n].iter().position(|v| !v.is_finite()) {
+                return Err(NewtonFailure::NonFinite(k));
+            }
             // Refactor only when a value that can change did change.
             let changed = !self.factor_valid
                 || self

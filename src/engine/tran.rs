@@ -47,7 +47,41 @@ impl Simulator {
     pub fn run_tran(&mut self, spec: &TranSpec) -> (AnalysisResult, Option<SimError>) {
         let (mut stats, t0, base) = self.start_stats();
         let mut wf = self.waveforms("Transient Analysis", true);
-        let err = self.tran_inner(spec, &mut wf, &mut stats).err();
+        let err = self.tran_inner(spec, None, &mut wf, &mut stats).err();
+        if self.options.interp {
+            wf = interpolate_onto_grid(&wf, spec.tstart, spec.tstep, spec.tstop);
+        }
+        let first = self.first_run();
+        let stats = self.finish_stats(stats, t0, base, first);
+        (
+            AnalysisResult {
+                waveforms: wf,
+                stats,
+            },
+            err,
+        )
+    }
+
+    /// Runs a transient that starts from the unknown vector `x0` (as returned by
+    /// [`Simulator::solution`], e.g. the end of a previous run) instead of an operating
+    /// point: charges are taken from `x0`, `uic`/`.ic` are ignored. This is how a
+    /// co-simulation presents one sample after another to the same circuit.
+    pub fn run_tran_from(
+        &mut self,
+        spec: &TranSpec,
+        x0: &[f64],
+    ) -> (AnalysisResult, Option<SimError>) {
+        let (mut stats, t0, base) = self.start_stats();
+        let mut wf = self.waveforms("Transient Analysis", true);
+        let err = if x0.len() != self.n {
+            Some(SimError::BadAnalysis(format!(
+                "initial state has {} values, the circuit has {} unknowns",
+                x0.len(),
+                self.n
+            )))
+        } else {
+            self.tran_inner(spec, Some(x0), &mut wf, &mut stats).err()
+        };
         if self.options.interp {
             wf = interpolate_onto_grid(&wf, spec.tstart, spec.tstep, spec.tstop);
         }
@@ -65,6 +99,7 @@ impl Simulator {
     fn tran_inner(
         &mut self,
         spec: &TranSpec,
+        x0: Option<&[f64]>,
         wf: &mut Waveforms,
         stats: &mut Stats,
     ) -> Result<(), SimError> {
@@ -134,7 +169,10 @@ impl Simulator {
         let mut bi = 0;
 
         // Initial solution.
-        if uic {
+        let uic = uic && x0.is_none();
+        if let Some(x0) = x0 {
+            self.x[..self.n].copy_from_slice(x0);
+        } else if uic {
             self.x.fill(0.0);
             for &(k, v) in &self.ics {
                 self.x[k] = v;
@@ -157,6 +195,10 @@ impl Simulator {
             self.iq[0].fill(0.0);
             self.iq[1].fill(0.0);
         }
+        // Room for the expected rows up front (growing a wide table by doubling copies it).
+        let expected_rows = ((tstop - tstart) / max_step) as usize + bps.len() * 4 + 16;
+        let cap = expected_rows.saturating_mul(self.n + 1).min(1 << 24);
+        wf.data.reserve(cap);
         let mut row = vec![0.0; self.n + 1];
         if tstart <= 0.0 {
             self.push_row(wf, &mut row, 0.0);
@@ -178,6 +220,8 @@ impl Simulator {
         let mut at_break = true;
         let mut first = true;
         let mut last_culprit: Option<usize> = None;
+        // Unknown whose equation last became NaN/inf (reported if the step collapses).
+        let mut non_finite: Option<usize> = None;
 
         while t < tstop - min_break {
             h = h.min(max_step);
@@ -221,6 +265,10 @@ impl Simulator {
                     }
                     let k = match f {
                         NewtonFailure::NoConvergence(k) => k,
+                        NewtonFailure::NonFinite(k) => {
+                            non_finite = Some(k);
+                            k
+                        }
                         NewtonFailure::Singular(k) => {
                             return Err(SimError::Singular {
                                 analysis: "transient".into(),
@@ -234,6 +282,13 @@ impl Simulator {
                     order = 1;
                     landing = false;
                     if h < delmin {
+                        if let Some(k) = non_finite {
+                            return Err(SimError::NonFinite {
+                                analysis: "transient".into(),
+                                time: t_new,
+                                unknown: self.describe_unknown(k),
+                            });
+                        }
                         return Err(SimError::TimestepTooSmall {
                             time: t,
                             step: h,

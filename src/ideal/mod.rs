@@ -21,6 +21,7 @@ pub mod data;
 pub mod dfc;
 pub mod error;
 pub mod feedback;
+pub mod lanes;
 pub mod linalg;
 pub mod loss;
 pub mod metrics;

@@ -18,6 +18,8 @@
 //!
 //! Inputs are dimensionless: node voltages divided by V_s, time divided by τ_u.
 
+#![allow(clippy::needless_range_loop)]
+
 use crate::ideal::linalg::Mat;
 use crate::ideal::network::{Activation, ParamGrads};
 

@@ -171,7 +171,7 @@ impl<'a> Cursor<'a> {
             TokKind::Expr => {
                 let expr = parse_expr(&t.text).map_err(|e| {
                     NetlistError::new(
-                        ErrorKind::Syntax,
+                        e.kind,
                         self.line.span_at(t.off + e.offset),
                         t.text.clone(),
                         e.message,
@@ -446,7 +446,7 @@ impl<'a> Cursor<'a> {
         let text = &self.line.text[start..];
         let expr = parse_expr(text).map_err(|e| {
             NetlistError::new(
-                ErrorKind::Syntax,
+                e.kind,
                 self.line.span_at(start + e.offset),
                 text.trim().to_string(),
                 e.message,
@@ -1128,7 +1128,7 @@ impl<'a> Cursor<'a> {
                 let inner = &vtext[1..end];
                 let e = parse_expr(inner).map_err(|e| {
                     NetlistError::new(
-                        ErrorKind::Syntax,
+                        e.kind,
                         self.line.span_at(vstart + 1 + e.offset),
                         inner.to_string(),
                         e.message,
@@ -1155,7 +1155,7 @@ impl<'a> Cursor<'a> {
                     let kind = if looks_numeric(&bad) && parse_value_token(&bad).is_none() {
                         ErrorKind::BadNumber
                     } else {
-                        ErrorKind::Syntax
+                        e.kind
                     };
                     NetlistError::new(
                         kind,

@@ -14,6 +14,7 @@ use nom::multi::many0;
 use nom::sequence::{pair, preceded};
 use nom::{IResult, Parser};
 
+use super::error::ErrorKind;
 use super::number::spice_number;
 use crate::expr::{BinaryOp, Expr, Func, UnaryOp};
 
@@ -25,6 +26,8 @@ pub const MAX_OPERATORS: usize = 2000;
 /// Where and why an expression did not parse (byte offset into the parsed text).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExprError {
+    /// `Syntax`, or `TooLarge` when a size limit was hit.
+    pub kind: ErrorKind,
     pub offset: usize,
     pub message: String,
     pub hint: String,
@@ -375,6 +378,7 @@ fn check_limits(text: &str) -> Result<(), ExprError> {
     }
     if max_depth + questions > MAX_NESTING {
         return Err(ExprError {
+            kind: ErrorKind::TooLarge,
             offset: 0,
             message: "expression nested too deeply".into(),
             hint: format!("at most {MAX_NESTING} levels of parentheses and `?:` are supported"),
@@ -382,6 +386,7 @@ fn check_limits(text: &str) -> Result<(), ExprError> {
     }
     if operators > MAX_OPERATORS {
         return Err(ExprError {
+            kind: ErrorKind::TooLarge,
             offset: 0,
             message: "expression too long".into(),
             hint: format!("at most {MAX_OPERATORS} operators per expression; split it with .param"),
@@ -418,6 +423,7 @@ fn error_at(text: &str, rest: &str) -> ExprError {
         }
     };
     ExprError {
+        kind: ErrorKind::Syntax,
         offset: offset + (rest.len() - rest.trim_start().len()),
         message,
         hint,

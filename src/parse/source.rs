@@ -360,7 +360,7 @@ impl Reader {
                 format!("at most {MAX_INCLUDE_DEPTH} levels of .include/.lib are allowed"),
             ));
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let text = read_text(&path).map_err(|e| {
             NetlistError::new(
                 ErrorKind::MissingInclude,
                 span.clone(),
@@ -412,6 +412,16 @@ fn extract_section(lines: Vec<LogicalLine>, section: &str) -> Option<Vec<Logical
         }
     }
     found.then_some(out)
+}
+
+/// A netlist file as text. Bytes that are not UTF-8 (a Latin-1 `µ` in a comment, say)
+/// become U+FFFD instead of failing the whole file.
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 fn canonical(path: &Path) -> PathBuf {

@@ -140,7 +140,7 @@ impl Crossbar {
     pub fn plastic(&self) -> bool {
         self.plastic
     }
-    /// Matrix name of the model (`W1`, `Q2`, …).
+    /// Matrix name of the model, lower-case as parsed (`w1`, `q2`, …).
     pub fn matrix(&self) -> &str {
         &self.matrix
     }
