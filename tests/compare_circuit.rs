@@ -1,0 +1,106 @@
+//! The circuit side of `compare` that does not need the training loop: example waveforms
+//! read from a real transient of a generated DFC circuit (gen → engine), and drawn beside
+//! the ideal model's trajectory.
+
+use std::process::Command;
+
+use dfcsim::compare::{self, Common, Configuration, Kind, Outcome, circuit, report};
+
+#[test]
+fn circuit_example_waveforms_from_a_generated_circuit() {
+    let dir = std::env::temp_dir().join(format!("dfcsim-compare-circuit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let net = dir.join("net.cir");
+    let models = concat!(env!("CARGO_MANIFEST_DIR"), "/netlists/models");
+    let generated = Command::new(env!("CARGO_BIN_EXE_dfcsim"))
+        .args([
+            "gen",
+            "--arch",
+            "3-4-2",
+            "--hardware",
+            "ideal",
+            "--flat",
+            "--models-dir",
+            models,
+            "-o",
+        ])
+        .arg(&net)
+        .output()
+        .unwrap();
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let netlist = dfcsim::elaborate::load_with_warnings(&net).unwrap().0;
+    let sim = dfcsim::engine::simulate(&netlist);
+    assert!(sim.error.is_none(), "{:?}", sim.error);
+    let tran = sim
+        .results
+        .iter()
+        .map(|r| &r.waveforms)
+        .find(|w| w.index_of("time").is_some())
+        .unwrap();
+    let ex = circuit::example_from_waveforms(tran, &[3, 4, 2]).unwrap();
+    let n = ex.t.len();
+    assert!(n > 10);
+    for s in ex
+        .target
+        .iter()
+        .chain(&ex.output)
+        .chain(&ex.u)
+        .chain(ex.hidden.iter())
+    {
+        assert_eq!(s.len(), n);
+        assert!(s.iter().all(|x| x.is_finite()));
+    }
+    // The controller pulls the output onto the target: the end error is a small part of
+    // the largest error during the transient.
+    let err = |i: usize| {
+        (0..2)
+            .map(|k| (ex.output[k][i] - ex.target[k][i]).abs())
+            .fold(0.0, f64::max)
+    };
+    let worst = (0..n).map(err).fold(0.0, f64::max);
+    assert!(
+        worst > 0.0 && err(n - 1) < 0.2 * worst,
+        "end {} worst {worst}",
+        err(n - 1)
+    );
+    assert!(ex.u.iter().any(|u| u.iter().any(|x| x.abs() > 1e-6)));
+    assert!(circuit::example_from_waveforms(tran, &[3, 2]).is_err());
+
+    // Drawn beside the ideal model's trajectory (the circuit's rows here are the ideal
+    // model's, only to place the waveforms in a report).
+    let c = Common {
+        sizes: vec![3, 4, 2],
+        netlist: None,
+        epochs: 2,
+        seed: 3,
+        samples: 8,
+        test_samples: 8,
+        batch: 4,
+    };
+    let configs = compare::configurations(&[], None).unwrap();
+    let mut outcomes = compare::run_all(&c, &configs, &dir, 1, &|_| {}).unwrap();
+    let mut r = outcomes[0].result().unwrap().clone();
+    r.config = Configuration {
+        name: "circuit-ideal".into(),
+        kind: Kind::Circuit {
+            preset: "ideal".into(),
+        },
+        sweep: None,
+        color: 1,
+    };
+    r.example = Some(ex);
+    outcomes.push(Outcome::Ran(r));
+    report::write_report(&dir, &c, None, &outcomes).unwrap();
+    let png = dir.join("waveforms_circuit-ideal.png");
+    let decoder = png::Decoder::new(std::fs::File::open(&png).unwrap());
+    let info = decoder.read_info().unwrap().info().clone();
+    assert_eq!((info.width, info.height), (1800, 44 + 3 * 300));
+    if std::env::var_os("DFCSIM_KEEP_PLOTS").is_none() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
