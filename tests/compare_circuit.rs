@@ -81,6 +81,10 @@ fn circuit_example_waveforms_from_a_generated_circuit() {
         samples: 8,
         test_samples: 8,
         batch: 4,
+        models_dir: std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/netlists/models"
+        )),
     };
     let configs = compare::configurations(&[], None).unwrap();
     let mut outcomes = compare::run_all(&c, &configs, &dir, 1, &|_| {}).unwrap();
@@ -103,4 +107,52 @@ fn circuit_example_waveforms_from_a_generated_circuit() {
     if std::env::var_os("DFCSIM_KEEP_PLOTS").is_none() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+#[test]
+fn circuit_setup_generates_the_preset_netlist_with_the_sweep_point() {
+    let dir = std::env::temp_dir().join(format!("dfcsim-compare-setup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let models = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/netlists/models"));
+    let c = Common {
+        sizes: vec![3, 4, 2],
+        netlist: None,
+        epochs: 1,
+        seed: 5,
+        samples: 4,
+        test_samples: 4,
+        batch: 1,
+        models_dir: std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/netlists/models"
+        )),
+    };
+    let sweep = compare::Sweep::parse("dw_min=0.01,0.02").unwrap();
+    let configs = compare::configurations(&["rram".into()], Some(&sweep)).unwrap();
+    let setup = circuit::circuit_setup(&c, &configs[2], models, &dir.join("a")).unwrap();
+    assert_eq!(setup.device.dw_min, 0.02);
+    // The generated netlist is the preset's flat circuit and simulates.
+    let text = std::fs::read_to_string(&setup.netlist).unwrap();
+    assert!(
+        text.contains("(rram preset, flat form)"),
+        "{}",
+        &text[..text.len().min(800)]
+    );
+    let netlist = dfcsim::elaborate::load_with_warnings(&setup.netlist)
+        .unwrap()
+        .0;
+    let sim = dfcsim::engine::simulate(&netlist);
+    assert!(sim.error.is_none(), "{:?}", sim.error);
+    // An op-amp sweep changes the netlist; an unknown parameter is an error naming it.
+    let a0 = compare::Sweep::parse("a0=100").unwrap();
+    let cs = compare::configurations(&["ideal".into()], Some(&a0)).unwrap();
+    let s0 = circuit::circuit_setup(&c, &cs[1], models, &dir.join("b")).unwrap();
+    assert_ne!(std::fs::read_to_string(&s0.netlist).unwrap(), text);
+    let bad = compare::Sweep::parse("no_such_param=1").unwrap();
+    let cs = compare::configurations(&["rram".into()], Some(&bad)).unwrap();
+    let e = circuit::circuit_setup(&c, &cs[1], models, &dir.join("c"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no_such_param"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -23,6 +23,10 @@ fn common() -> Common {
         samples: 24,
         test_samples: 16,
         batch: 8,
+        models_dir: std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/netlists/models"
+        )),
     }
 }
 

@@ -34,6 +34,9 @@ pub struct Args {
     /// Minibatch size, the same for every configuration.
     #[arg(long, default_value_t = 10)]
     pub batch: usize,
+    /// Directory of the hardware presets' `PRESET.lib` files.
+    #[arg(long, default_value = "netlists/models")]
+    pub models_dir: PathBuf,
     /// Configurations trained at once (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub jobs: usize,
@@ -74,6 +77,7 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
         samples: args.samples,
         test_samples: args.test_samples,
         batch: args.batch,
+        models_dir: args.models_dir.clone(),
     };
     let stderr = Mutex::new(());
     let progress = |p: &Progress| {

@@ -2,26 +2,45 @@
 //! generate (or read) the DFC netlist for a configuration, train it on the comparison's
 //! data and schedule, and translate its per-epoch metrics and example waveforms.
 
-use super::{Common, CompareError, Configuration, ExampleWaveforms, RunResult, RunRow};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
+
+use super::{
+    Common, CompareError, Configuration, ExampleWaveforms, Kind, RunResult, RunRow, io_err,
+};
+use crate::circuit::{Model, ParamValue};
+use crate::cli::device::read_model_cards;
 use crate::r#gen::emit::nodes;
+use crate::r#gen::{self as dfcgen, GenConfig, Hardware, Phi, network};
 use crate::ideal::data::Splits;
+use crate::learn::device::DeviceParams;
+use crate::span::Span;
 use crate::waveform::Waveforms;
 
 /// Trains the circuit of configuration `cfg` (preset, sweep point) with the comparison's
 /// seed, samples, test samples, batch and epochs; calls `on_epoch` after every epoch.
 ///
-/// The circuit co-simulation's training loop (`learn::cosim::train`) is not in this
-/// build yet, so every circuit configuration fails with a message saying so; the
+/// The netlist and device model are prepared ([`circuit_setup`], into `dir`), but the
+/// circuit co-simulation's training loop (`learn::cosim::train`) is not in this build
+/// yet, so every circuit configuration then fails with a message saying so; the
 /// ideal-model configurations, the report and the plots do not depend on it.
 pub fn train_circuit(
-    _c: &Common,
+    c: &Common,
     cfg: &Configuration,
     _data: &Splits,
+    dir: &Path,
     _on_epoch: &mut dyn FnMut(&RunRow),
 ) -> Result<RunResult, CompareError> {
+    let setup = circuit_setup(c, cfg, &c.models_dir, dir)?;
     Err(CompareError::Run {
         name: cfg.name.clone(),
-        message: "the circuit co-simulation (`dfcsim train`) is not available in this build".into(),
+        message: format!(
+            "{} prepared, but the circuit co-simulation's training loop (`dfcsim train`) is not available in this build",
+            setup.netlist.display()
+        ),
     })
 }
 
@@ -68,4 +87,92 @@ pub fn example_from_waveforms(
             column(nodes::vfb(1, 0))?,
         ],
     })
+}
+
+/// What the training loop needs for a circuit configuration: the flat DFC netlist and the
+/// plastic synapses' device model, with the sweep point applied.
+#[derive(Debug, Clone)]
+pub struct CircuitSetup {
+    pub netlist: PathBuf,
+    pub device: DeviceParams,
+}
+
+/// Writes the configuration's flat DFC netlist into `dir` (or takes the user's netlist),
+/// and reads its preset's synapse device model from `models_dir/PRESET.lib`. A swept
+/// parameter `a0` or `gbw` sets the op-amps; any other name is a device-model parameter
+/// (`dw_min`, `read_noise_std`, `max_pulses`, …).
+pub fn circuit_setup(
+    c: &Common,
+    cfg: &Configuration,
+    models_dir: &Path,
+    dir: &Path,
+) -> Result<CircuitSetup, CompareError> {
+    let Kind::Circuit { preset } = &cfg.kind else {
+        return Err(CompareError::Spec(format!(
+            "{} is not a circuit configuration",
+            cfg.name
+        )));
+    };
+    let run_err = |m: String| CompareError::Run {
+        name: cfg.name.clone(),
+        message: m,
+    };
+    let mut hw = Hardware::load(preset, models_dir).map_err(|e| run_err(e.to_string()))?;
+    let mut device_model = match &hw.lib {
+        Some(lib) => {
+            let cards = read_model_cards(lib).map_err(|e| run_err(e.to_string()))?;
+            let wanted = hw.device_model.clone().unwrap_or_else(|| "synapse".into());
+            cards
+                .into_iter()
+                .find(|m| m.name.eq_ignore_ascii_case(&wanted))
+        }
+        None => None,
+    }
+    .unwrap_or_else(|| Model {
+        name: "synapse".into(),
+        kind: "ideal".into(),
+        params: Default::default(),
+        span: Span {
+            file: Arc::new(PathBuf::from("<compare>")),
+            line: 1,
+            col: 1,
+        },
+    });
+    match &cfg.sweep {
+        Some((p, v)) if p.eq_ignore_ascii_case("a0") => hw.opamp.a0 = *v,
+        Some((p, v)) if p.eq_ignore_ascii_case("gbw") => hw.opamp.gbw_hz = Some(*v),
+        Some((p, v)) => {
+            device_model
+                .params
+                .insert(p.to_ascii_lowercase(), ParamValue::Num(*v));
+        }
+        None => {}
+    }
+    let device = DeviceParams::from_model(&device_model).map_err(|e| run_err(e.to_string()))?;
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let netlist = match &c.netlist {
+        Some(user) => user.clone(),
+        None => {
+            let path = dir.join("net.cir");
+            let phis = dfcgen::layer_phis(&c.sizes, Phi::Linear);
+            let mut rng = ChaCha8Rng::seed_from_u64(c.seed);
+            let gen_err = |e: dfcgen::GenError| run_err(e.to_string());
+            let net = dfcgen::DfcNetwork::xavier(&c.sizes, phis, &mut rng).map_err(gen_err)?;
+            let mut gc = GenConfig::new("net");
+            let sample =
+                network::student_teacher_sample(&net, c.seed, gc.dfc.lambda).map_err(gen_err)?;
+            if let Some(lib) = &hw.lib {
+                hw.lib = Some(dfcgen::hardware::relative_path(dir, lib));
+            }
+            gc.hardware = hw;
+            gc.flat = true;
+            gc.seed = c.seed;
+            gc.command = format!("dfcsim compare ({})", cfg.name);
+            dfcgen::generate(&net, &sample, &gc)
+                .and_then(|g| g.write(&path))
+                .map_err(gen_err)?;
+            path
+        }
+    };
+    Ok(CircuitSetup { netlist, device })
 }

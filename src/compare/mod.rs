@@ -134,6 +134,8 @@ pub struct Common {
     pub test_samples: usize,
     /// Minibatch size.
     pub batch: usize,
+    /// Where the hardware presets' `PRESET.lib` files are (`netlists/models`).
+    pub models_dir: PathBuf,
 }
 
 /// The comparison's configurations: the ideal model first, then ideal-model sweep points
@@ -471,16 +473,17 @@ pub fn ideal_example(
     ex
 }
 
-/// Trains one configuration (no files).
+/// Trains one configuration; a circuit configuration writes its netlist into `dir`.
 pub fn run_configuration(
     c: &Common,
     cfg: &Configuration,
     data: &Splits,
+    dir: &Path,
     on_epoch: &mut dyn FnMut(&RunRow),
 ) -> Result<RunResult, CompareError> {
     match &cfg.kind {
         Kind::IdealModel => train_ideal_model(c, cfg, data, on_epoch),
-        Kind::Circuit { .. } => circuit::train_circuit(c, cfg, data, on_epoch),
+        Kind::Circuit { .. } => circuit::train_circuit(c, cfg, data, dir, on_epoch),
     }
 }
 
@@ -595,7 +598,7 @@ pub fn run_all(
                 eta_s: per_epoch * c.epochs.saturating_sub(row.epoch) as f64,
             });
         };
-        match run_configuration(c, cfg, data, &mut on_epoch) {
+        match run_configuration(c, cfg, data, &dir, &mut on_epoch) {
             Ok(r) => match save_run(&dir, c, &r) {
                 Ok(()) => Outcome::Ran(r),
                 Err(e) => Outcome::Failed {
