@@ -210,6 +210,8 @@ pub struct SlotBuilder {
     pub(crate) n: usize,
     pub(crate) pairs: Vec<(usize, usize)>,
     pub(crate) pattern: Option<crate::engine::matrix::Pattern>,
+    /// Positions handed out in pass 2, in order (the engine reads them per device).
+    pub(crate) handed_out: Vec<usize>,
 }
 
 impl SlotBuilder {
@@ -228,12 +230,14 @@ impl SlotBuilder {
                 0
             }
             Some(p) => {
-                if row < self.n && col < self.n {
+                let pos = if row < self.n && col < self.n {
                     p.position(row, col)
                         .expect("slot requested in pass 2 but not in pass 1")
                 } else {
                     p.nnz()
-                }
+                };
+                self.handed_out.push(pos);
+                pos
             }
         }
     }
@@ -343,6 +347,11 @@ pub trait Device {
     fn is_linear(&self) -> bool {
         true
     }
+    /// True when the Jacobian is constant in x and time and the residual is exactly
+    /// J·x (R, G, E, F, H): the engine then stamps it once and reuses it.
+    fn is_static(&self) -> bool {
+        false
+    }
     /// The device as `Any`, so that array devices can be reached by their concrete type
     /// (e.g. a crossbar's conductances) through `Simulator::device_mut`.
     fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
@@ -439,6 +448,34 @@ impl Device for AnyDevice {
     fn is_linear(&self) -> bool {
         dispatch!(self, d => d.is_linear())
     }
+    fn is_static(&self) -> bool {
+        dispatch!(self, d => d.is_static())
+    }
+}
+
+/// The nodes an element's terminals (and controls) name.
+fn element_nodes(kind: &ElementKind) -> Vec<NodeId> {
+    match kind {
+        ElementKind::Resistor { p, n, .. }
+        | ElementKind::Capacitor { p, n, .. }
+        | ElementKind::Inductor { p, n, .. }
+        | ElementKind::VoltageSource { p, n, .. }
+        | ElementKind::CurrentSource { p, n, .. }
+        | ElementKind::Cccs { p, n, .. }
+        | ElementKind::Ccvs { p, n, .. }
+        | ElementKind::BehavioralVoltage { p, n, .. }
+        | ElementKind::BehavioralCurrent { p, n, .. } => vec![*p, *n],
+        ElementKind::Vcvs { p, n, cp, cn, .. } | ElementKind::Vccs { p, n, cp, cn, .. } => {
+            vec![*p, *n, *cp, *cn]
+        }
+        ElementKind::Array { ports, .. } => ports
+            .iter()
+            .flat_map(|port| match port {
+                crate::circuit::Port::Scalar(id) => vec![*id],
+                crate::circuit::Port::Vector(ids) => ids.clone(),
+            })
+            .collect(),
+    }
 }
 
 /// Builds one device per element (same order as `circuit.elements`).
@@ -448,7 +485,17 @@ pub fn build_devices(
     registry: &ArrayRegistry,
 ) -> Result<Vec<AnyDevice>, DeviceError> {
     let mut out = Vec::with_capacity(circuit.elements.len());
+    let n_names = circuit.nodes.len().max(1);
     for (k, e) in circuit.elements.iter().enumerate() {
+        if let Some(bad) = element_nodes(&e.kind)
+            .into_iter()
+            .find(|id| id.0 >= n_names)
+        {
+            return Err(DeviceError::Invalid {
+                element: e.name.clone(),
+                message: format!("node index {} is not in the circuit's node list", bad.0),
+            });
+        }
         let nd = |id: NodeId| layout.node(id);
         let branch = || layout.branch_of[k].expect("layout gives this element a branch");
         let control_branch = |control: usize| -> Result<usize, DeviceError> {

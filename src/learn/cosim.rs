@@ -1,0 +1,857 @@
+//! Learning co-simulation of a generated DFC circuit (`dfcsim gen --flat` form): one
+//! sample at a time, set the input DACs, settle the feed-forward state with the controller
+//! off, set the output target r_L* from the sampled output and the label, run the controlled
+//! transient, integrate rule (5) over the waveform ([`super::plasticity`]) and reprogram the
+//! plastic crossbars through the conductance device model.
+//!
+//! Units: the circuit is SI (volts, siemens, seconds); everything handed to the plasticity
+//! module and the ideal model is dimensionless (voltages / V_s, time / τ_u, weights
+//! w = R_f (G⁺ − G⁻)).
+//!
+//! Conductance convention (as `dfcsim gen` writes it): G⁺ = G_min + max(w, 0)/R_f,
+//! G⁻ = G_min + max(−w, 0)/R_f. A wanted change Δw on a synapse whose read weight is w is
+//! split onto the pair so that this convention is kept:
+//! ΔG⁺ = (max(w+Δw, 0) − max(w, 0))/R_f, ΔG⁻ = (max(−w−Δw, 0) − max(−w, 0))/R_f, and each
+//! ΔG is programmed open-loop into its device (`DeviceArray::program_deltas`, device weight
+//! change ΔG·(w_max − w_min)/(g_max − g_min)). The circuit then runs with the conductances
+//! read back from the devices (read noise and drift included).
+//!
+//! Only the flat form is supported for now: the array form needs the engine's array devices.
+
+// Kernels index several arrays with one loop variable (as in `crate::ideal`).
+#![allow(clippy::needless_range_loop)]
+
+use std::path::Path;
+use std::time::Instant;
+
+use rand::rngs::ChaCha8Rng;
+
+use crate::circuit::{Analysis, Circuit, ElementKind, NodeId, Waveform};
+use crate::engine::{SimError, Simulator, TranSpec};
+use crate::ideal::controller::ControllerParams;
+use crate::ideal::dfc;
+use crate::ideal::linalg::Mat;
+use crate::ideal::loss::Loss;
+use crate::ideal::network::{Activation, Layer, Network, ParamGrads};
+use crate::learn::device::{DeviceArray, DeviceParams};
+use crate::learn::plasticity::{Plasticity, Rule, TimePoint, angle_deg, sgd_step};
+
+/// Smallest conductance written into the circuit (S): a device at G = 0 is an open
+/// circuit, which the engine represents by this leak.
+pub const G_FLOOR: f64 = 1e-12;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CosimError {
+    #[error("{path}: {msg}")]
+    Netlist { path: String, msg: String },
+    #[error("{path}:{line}: .learn card: {msg}")]
+    Learn {
+        path: String,
+        line: usize,
+        msg: String,
+    },
+    #[error("sample {sample}: {source}")]
+    Sim { sample: usize, source: SimError },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The `.learn` card (SI times as written; `vs` in volts, `tau_u` in seconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearnSpec {
+    pub task: String,
+    pub loss: Loss,
+    pub lambda: f64,
+    pub rule: Rule,
+    pub t_ff_s: f64,
+    pub t_ctl_s: f64,
+    pub lr: f64,
+    pub clip: f64,
+    pub batch: usize,
+    pub seed: u64,
+    pub plastic: Vec<String>,
+    pub k_p: f64,
+    pub alpha: f64,
+    pub time_constant_ratio: f64,
+    pub vs: f64,
+    pub tau_u: f64,
+}
+
+impl LearnSpec {
+    /// Finds the `.learn` card in netlist text: a card of the array form, or the commented
+    /// copy (`* .learn …`, `* + …`) of the flat form.
+    pub fn from_netlist_text(text: &str, path: &str) -> Result<LearnSpec, CosimError> {
+        let mut body = String::new();
+        let mut line_no = 0;
+        let mut in_card = false;
+        for (n, raw) in text.lines().enumerate() {
+            let l = raw.trim();
+            let l = if let Some(c) = l.strip_prefix('*') {
+                c.trim()
+            } else {
+                l
+            };
+            if !in_card {
+                if let Some(rest) = l.strip_prefix(".learn") {
+                    in_card = true;
+                    line_no = n + 1;
+                    body.push_str(rest);
+                    body.push(' ');
+                }
+            } else if let Some(rest) = l.strip_prefix('+') {
+                body.push_str(rest);
+                body.push(' ');
+            } else {
+                break;
+            }
+        }
+        if !in_card {
+            return Err(CosimError::Netlist {
+                path: path.into(),
+                msg: "no .learn card (write one, or generate the netlist with `dfcsim gen`)".into(),
+            });
+        }
+        let err = |msg: String| CosimError::Learn {
+            path: path.into(),
+            line: line_no,
+            msg,
+        };
+        let mut kv = std::collections::BTreeMap::new();
+        for tok in body.split_whitespace() {
+            let (k, v) = tok
+                .split_once('=')
+                .ok_or_else(|| err(format!("`{tok}`: expected key=value")))?;
+            kv.insert(k.to_ascii_lowercase(), v.to_string());
+        }
+        let num = |k: &str, default: Option<f64>| -> Result<f64, CosimError> {
+            match kv.get(k) {
+                Some(v) => crate::r#gen::hardware::parse_spice_number(v)
+                    .ok_or_else(|| err(format!("{k}={v}: not a number"))),
+                None => default.ok_or_else(|| err(format!("missing {k}="))),
+            }
+        };
+        let loss = match kv.get("loss").map(|s| s.as_str()).unwrap_or("mse") {
+            "mse" => Loss::Mse,
+            "ce" | "cross-entropy" | "crossentropy" => Loss::CrossEntropy,
+            other => return Err(err(format!("loss={other}: expected mse or cross-entropy"))),
+        };
+        let variant = kv.get("variant").map(|s| s.as_str()).unwrap_or("dfc");
+        let rule = Rule::parse(variant)
+            .ok_or_else(|| err(format!("variant={variant}: expected dfc or dfc-ss")))?;
+        let batch = num("batch", Some(1.0))?;
+        if !(batch >= 1.0 && batch.fract() == 0.0) {
+            return Err(err(format!("batch={batch}: expected an integer ≥ 1")));
+        }
+        let spec = LearnSpec {
+            task: kv
+                .get("task")
+                .cloned()
+                .unwrap_or_else(|| "student-teacher".into()),
+            loss,
+            lambda: num("lambda", None)?,
+            rule,
+            t_ff_s: num("t_ff", None)?,
+            t_ctl_s: num("t_ctl", None)?,
+            lr: num("lr", None)?,
+            clip: num("clip", Some(0.0))?,
+            batch: batch as usize,
+            seed: num("seed", Some(42.0))? as u64,
+            plastic: kv
+                .get("plastic")
+                .map(|s| {
+                    s.split(',')
+                        .map(|p| p.trim().to_ascii_lowercase())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            k_p: num("k_p", None)?,
+            alpha: num("alpha", None)?,
+            time_constant_ratio: num("time_constant_ratio", None)?,
+            vs: num("vs", None)?,
+            tau_u: num("tau_u", None)?,
+        };
+        if !(spec.lambda > 0.0 && spec.vs > 0.0 && spec.tau_u > 0.0 && spec.t_ctl_s > 0.0) {
+            return Err(err("lambda, vs, tau_u and t_ctl must be > 0".into()));
+        }
+        if let Some(o) = kv.get("optimizer").filter(|o| *o != "sgd") {
+            return Err(err(format!("optimizer={o}: only sgd is supported")));
+        }
+        Ok(spec)
+    }
+
+    /// Controller parameters of the ideal model's reference Euler discretisation (dt = 0.005
+    /// τ_u) covering the same controlled phase.
+    pub fn ideal_params(&self) -> ControllerParams {
+        let dt = 0.005;
+        ControllerParams {
+            k_p: self.k_p,
+            alpha: self.alpha,
+            ratio: self.time_constant_ratio,
+            dt,
+            steps: (self.t_ctl_s / self.tau_u / dt).round() as usize + 1,
+            apical_tau: None,
+            inst_transmission: true,
+        }
+    }
+}
+
+/// One differential crossbar: element indices and conductances (S), row-major
+/// [row j][column k]; rows are input lines (the last one the bias line for W).
+#[derive(Debug, Clone)]
+pub struct Crossbar {
+    pub name: String,
+    pub rows: usize,
+    pub cols: usize,
+    pub elem_p: Vec<usize>,
+    pub elem_n: Vec<usize>,
+    pub gp: Vec<f64>,
+    pub gn: Vec<f64>,
+}
+
+impl Crossbar {
+    /// Weight matrix w_kj = R_f (G⁺_jk − G⁻_jk), as cols × rows (n_out × n_in) row-major.
+    pub fn weights(&self, r_f: f64) -> Mat {
+        let mut m = Mat::zeros(self.cols, self.rows);
+        for j in 0..self.rows {
+            for k in 0..self.cols {
+                let idx = j * self.cols + k;
+                m.data[k * self.rows + j] = r_f * (self.gp[idx] - self.gn[idx]);
+            }
+        }
+        m
+    }
+}
+
+/// The structure of a flat DFC netlist, found through `dfcsim gen`'s names.
+#[derive(Debug, Clone)]
+pub struct DfcCircuit {
+    pub circuit: Circuit,
+    pub learn: LearnSpec,
+    /// n_0 … n_L.
+    pub sizes: Vec<usize>,
+    pub acts: Vec<Activation>,
+    pub r_f: f64,
+    /// Forward crossbars W_1..W_L (with bias row) and feedback crossbars Q_1..Q_L.
+    pub w: Vec<Crossbar>,
+    pub q: Vec<Crossbar>,
+    vx: Vec<usize>,
+    vxn: Vec<usize>,
+    vt: Vec<usize>,
+    tran: TranSpec,
+}
+
+fn find(c: &Circuit, path: &str, name: &str) -> Result<usize, CosimError> {
+    c.find_element(name).ok_or_else(|| CosimError::Netlist {
+        path: path.into(),
+        msg: format!("element `{name}` not found: not a `dfcsim gen --flat` DFC netlist?"),
+    })
+}
+
+impl DfcCircuit {
+    pub fn load(path: &Path) -> Result<DfcCircuit, CosimError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| CosimError::Netlist {
+            path: p.clone(),
+            msg: format!("cannot read: {e}"),
+        })?;
+        let learn = LearnSpec::from_netlist_text(&text, &p)?;
+        let circuit = crate::elaborate::load_str(&text, path).map_err(|e| CosimError::Netlist {
+            path: p.clone(),
+            msg: e.to_string(),
+        })?;
+        Self::from_circuit(circuit, learn, &p)
+    }
+
+    pub fn from_circuit(
+        circuit: Circuit,
+        learn: LearnSpec,
+        path: &str,
+    ) -> Result<DfcCircuit, CosimError> {
+        let bad = |msg: String| CosimError::Netlist {
+            path: path.into(),
+            msg,
+        };
+        if circuit
+            .elements
+            .iter()
+            .any(|e| matches!(e.kind, ElementKind::Array { .. }))
+        {
+            return Err(bad(
+                "array-form DFC netlists are not supported by `train` yet: generate with --flat"
+                    .into(),
+            ));
+        }
+        let count = |f: &dyn Fn(usize) -> String| {
+            (0..)
+                .take_while(|&k| circuit.find_node(&f(k)).is_some())
+                .count()
+        };
+        let mut sizes = vec![count(&|k| crate::r#gen::nodes::r(0, k))];
+        loop {
+            let i = sizes.len();
+            let n = count(&|k| crate::r#gen::nodes::v(i, k));
+            if n == 0 {
+                break;
+            }
+            sizes.push(n);
+        }
+        if sizes.len() < 2 || sizes[0] == 0 {
+            return Err(bad(
+                "no DFC layers found (nodes r0_0, v1_0, …): not a `dfcsim gen --flat` netlist?"
+                    .into(),
+            ));
+        }
+        let layers = sizes.len() - 1;
+        let n_out = sizes[layers];
+        let mut acts = Vec::new();
+        for i in 1..=layers {
+            acts.push(if circuit.find_element(&format!("br{i}_0")).is_some() {
+                Activation::Tanh
+            } else if circuit.find_element(&format!("er{i}_0")).is_some() {
+                Activation::Linear
+            } else {
+                return Err(bad(format!(
+                    "layer {i}: no transfer stage br{i}_0 / er{i}_0"
+                )));
+            });
+        }
+        let r_f = match &circuit.elements[find(&circuit, path, "rf1_0")?].kind {
+            ElementKind::Resistor { ohms, .. } => *ohms,
+            _ => return Err(bad("rf1_0 is not a resistor".into())),
+        };
+        let crossbar = |name: &str, i: usize, rows: usize, cols: usize| {
+            let mut cb = Crossbar {
+                name: format!("{}{i}", name.to_ascii_uppercase()),
+                rows,
+                cols,
+                elem_p: Vec::with_capacity(rows * cols),
+                elem_n: Vec::with_capacity(rows * cols),
+                gp: Vec::with_capacity(rows * cols),
+                gn: Vec::with_capacity(rows * cols),
+            };
+            for j in 0..rows {
+                for k in 0..cols {
+                    for (pol, el, g) in [
+                        ('p', &mut cb.elem_p, &mut cb.gp),
+                        ('n', &mut cb.elem_n, &mut cb.gn),
+                    ] {
+                        let e = find(&circuit, path, &format!("r{name}{i}{pol}_{j}_{k}"))?;
+                        match &circuit.elements[e].kind {
+                            ElementKind::Resistor { ohms, .. } => g.push(1.0 / ohms),
+                            _ => {
+                                return Err(bad(format!(
+                                    "r{name}{i}{pol}_{j}_{k}: not a resistor"
+                                )));
+                            }
+                        }
+                        el.push(e);
+                    }
+                }
+            }
+            Ok::<Crossbar, CosimError>(cb)
+        };
+        let mut w = Vec::new();
+        let mut q = Vec::new();
+        for i in 1..=layers {
+            w.push(crossbar("w", i, sizes[i - 1] + 1, sizes[i])?);
+            q.push(crossbar("q", i, n_out, sizes[i])?);
+        }
+        let vx = (0..sizes[0])
+            .map(|j| find(&circuit, path, &format!("vx{j}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let vxn = (0..sizes[0])
+            .map(|j| find(&circuit, path, &format!("vxn{j}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let vt = (0..n_out)
+            .map(|m| find(&circuit, path, &format!("vt{m}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tran = circuit
+            .analyses
+            .iter()
+            .find_map(|a| match *a {
+                Analysis::Tran {
+                    tstep,
+                    tstop,
+                    tstart,
+                    tmax,
+                    uic,
+                } => Some(TranSpec {
+                    tstep,
+                    tstop,
+                    tstart,
+                    tmax,
+                    uic,
+                    fixed_step: None,
+                }),
+                _ => None,
+            })
+            .ok_or_else(|| bad("no .tran card".into()))?;
+        if tran.tstop < learn.t_ff_s + learn.t_ctl_s * (1.0 - 1e-9) {
+            return Err(bad(format!(
+                ".tran stops at {:e} s, before t_ff + t_ctl = {:e} s",
+                tran.tstop,
+                learn.t_ff_s + learn.t_ctl_s
+            )));
+        }
+        Ok(DfcCircuit {
+            circuit,
+            learn,
+            sizes,
+            acts,
+            r_f,
+            w,
+            q,
+            vx,
+            vxn,
+            vt,
+            tran,
+        })
+    }
+
+    pub fn layers(&self) -> usize {
+        self.sizes.len() - 1
+    }
+
+    /// The ideal model's network with the circuit's current weights (W, b, Q).
+    pub fn network(&self) -> Network {
+        let layers = (0..self.layers())
+            .map(|i| {
+                let full = self.w[i].weights(self.r_f);
+                let (n_out, n_in) = (self.sizes[i + 1], self.sizes[i]);
+                let mut w = Mat::zeros(n_out, n_in);
+                let mut b = vec![0.0; n_out];
+                for k in 0..n_out {
+                    w.data[k * n_in..(k + 1) * n_in]
+                        .copy_from_slice(&full.data[k * (n_in + 1)..k * (n_in + 1) + n_in]);
+                    b[k] = full.data[k * (n_in + 1) + n_in];
+                }
+                Layer {
+                    w,
+                    b,
+                    q: self.q[i].weights(self.r_f),
+                    act: self.acts[i],
+                }
+            })
+            .collect();
+        Network { layers }
+    }
+
+    /// A fresh simulator with the crossbars' current conductances.
+    pub fn simulator(&self) -> Result<Simulator, CosimError> {
+        let mut sim = Simulator::new(&self.circuit).map_err(|e| CosimError::Sim {
+            sample: 0,
+            source: e,
+        })?;
+        for cb in self.w.iter().chain(&self.q) {
+            for (e, g) in cb
+                .elem_p
+                .iter()
+                .zip(&cb.gp)
+                .chain(cb.elem_n.iter().zip(&cb.gn))
+            {
+                sim.set_conductance(*e, g.max(G_FLOOR))
+                    .map_err(|e| CosimError::Sim {
+                        sample: 0,
+                        source: e,
+                    })?;
+            }
+        }
+        Ok(sim)
+    }
+}
+
+/// Figures of one sample's co-simulation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleOutcome {
+    /// Feed-forward output r_L^− and target r_L* (dimensionless).
+    pub r_ff: Vec<f64>,
+    pub target: Vec<f64>,
+    /// Sample loss at the feed-forward output (as the ideal model's `sample_loss`).
+    pub loss: f64,
+    /// ‖e(T)‖ / ‖r_L* − r_L^−‖.
+    pub steady_state_error: f64,
+    /// Settling time of ‖e‖ (units of τ_u, from the controller switch-on).
+    pub settling_time: f64,
+    /// ∫ Σ_sources v·i dt over the transient (J): net energy delivered by every source.
+    pub source_energy_j: f64,
+    /// The circuit's (unclipped) per-sample gradient, ideal conventions.
+    pub grad: ParamGrads,
+    pub tran_points: usize,
+    /// The transient (both phases), SI.
+    pub waveforms: crate::waveform::Waveforms,
+}
+
+/// Columns of the probed signals in the engine's waveform rows ([time, unknowns…]).
+struct Probes {
+    r0: Vec<usize>,
+    r: Vec<Vec<usize>>,
+    vff: Vec<Vec<usize>>,
+    e: Vec<usize>,
+    /// (branch column, p column, n column) of every voltage-type source; ground = None.
+    sources: Vec<(usize, Option<usize>, Option<usize>)>,
+}
+
+impl Probes {
+    fn new(dc: &DfcCircuit, sim: &Simulator) -> Result<Probes, CosimError> {
+        let c = &dc.circuit;
+        let lay = sim.layout();
+        let col = |name: String| -> Result<usize, CosimError> {
+            c.find_node(&name)
+                .map(|n| lay.node(n) + 1)
+                .ok_or_else(|| CosimError::Other(format!("node `{name}` not found")))
+        };
+        use crate::r#gen::nodes;
+        let r0 = (0..dc.sizes[0])
+            .map(|j| col(nodes::r(0, j)))
+            .collect::<Result<_, _>>()?;
+        let mut r = Vec::new();
+        let mut vff = Vec::new();
+        for i in 1..=dc.layers() {
+            r.push(
+                (0..dc.sizes[i])
+                    .map(|k| col(nodes::r(i, k)))
+                    .collect::<Result<_, _>>()?,
+            );
+            vff.push(
+                (0..dc.sizes[i])
+                    .map(|k| col(nodes::vff(i, k)))
+                    .collect::<Result<_, _>>()?,
+            );
+        }
+        let e = (0..dc.sizes[dc.layers()])
+            .map(|m| col(nodes::e(m)))
+            .collect::<Result<_, _>>()?;
+        let node_col = |n: NodeId| (!n.is_ground()).then(|| lay.node(n) + 1);
+        let mut sources = Vec::new();
+        for (k, el) in c.elements.iter().enumerate() {
+            let pn = match &el.kind {
+                ElementKind::VoltageSource { p, n, .. }
+                | ElementKind::Vcvs { p, n, .. }
+                | ElementKind::Ccvs { p, n, .. }
+                | ElementKind::BehavioralVoltage { p, n, .. } => Some((*p, *n)),
+                _ => None,
+            };
+            if let (Some((p, n)), Some(b)) = (pn, lay.branch_of[k]) {
+                sources.push((b + 1, node_col(p), node_col(n)));
+            }
+        }
+        Ok(Probes {
+            r0,
+            r,
+            vff,
+            e,
+            sources,
+        })
+    }
+}
+
+/// Runs one sample on `sim` (which holds the current conductances) and integrates rule (5)
+/// into `plast` (begin/end of sample included; `batch` is the minibatch size B).
+pub fn run_sample(
+    dc: &DfcCircuit,
+    sim: &mut Simulator,
+    plast: &mut Plasticity,
+    x: &[f64],
+    y: &[f64],
+    batch: usize,
+    sample: usize,
+) -> Result<SampleOutcome, CosimError> {
+    let ls = &dc.learn;
+    let vs = ls.vs;
+    let simerr = |e: SimError| CosimError::Sim { sample, source: e };
+    for (j, &xj) in x.iter().enumerate() {
+        sim.set_source(dc.vx[j], Waveform::Dc(xj * vs))
+            .map_err(simerr)?;
+        sim.set_source(dc.vxn[j], Waveform::Dc(-xj * vs))
+            .map_err(simerr)?;
+    }
+    let probes = Probes::new(dc, sim)?;
+    // Feed-forward settle phase: the controller is off (en = 0), so the operating point is
+    // the feed-forward state; r_L* does not enter it.
+    let (_, err) = sim.run_op();
+    if let Some(e) = err {
+        return Err(simerr(e));
+    }
+    let sol = sim.solution();
+    let l = dc.layers();
+    let r_ff: Vec<f64> = probes.r[l - 1].iter().map(|&c| sol[c - 1] / vs).collect();
+    let mut g = vec![0.0; r_ff.len()];
+    ls.loss.gradient(&r_ff, y, batch, &mut g);
+    let target: Vec<f64> = r_ff
+        .iter()
+        .zip(&g)
+        .map(|(r, gi)| r - ls.lambda * gi)
+        .collect();
+    for (m, &t) in target.iter().enumerate() {
+        sim.set_source(dc.vt[m], Waveform::Dc(t * vs))
+            .map_err(simerr)?;
+    }
+    let (res, err) = sim.run_tran(&dc.tran);
+    if let Some(e) = err {
+        return Err(simerr(e));
+    }
+    let wf = &res.waveforms;
+    let rows = wf.rows();
+    // Rule (5) over the controlled phase, on the solver's accepted time points.
+    let t_on = ls.t_ff_s;
+    let t_end = ls.t_ff_s + ls.t_ctl_s;
+    let mut phi_v: Vec<Vec<f64>> = dc.sizes[1..].iter().map(|&n| vec![0.0; n]).collect();
+    let mut v_ff = phi_v.clone();
+    let mut r_prev: Vec<Vec<f64>> = dc.sizes[..l].iter().map(|&n| vec![0.0; n]).collect();
+    let mut e_norm: Vec<(f64, f64)> = Vec::new();
+    plast.begin_sample();
+    let mut energy = 0.0;
+    let mut prev_power: Option<(f64, f64)> = None;
+    for p in 0..rows {
+        let row = wf.row(p);
+        let t = row[0];
+        let power: f64 = probes
+            .sources
+            .iter()
+            .map(|&(b, pc, nc)| {
+                let v = pc.map_or(0.0, |c| row[c]) - nc.map_or(0.0, |c| row[c]);
+                -v * row[b]
+            })
+            .sum();
+        if let Some((t0, p0)) = prev_power {
+            energy += 0.5 * (t - t0) * (p0 + power);
+        }
+        prev_power = Some((t, power));
+        if t < t_on * (1.0 - 1e-12) || t > t_end * (1.0 + 1e-12) {
+            continue;
+        }
+        for i in 0..l {
+            for (k, &c) in probes.r[i].iter().enumerate() {
+                phi_v[i][k] = row[c] / vs;
+            }
+            for (k, &c) in probes.vff[i].iter().enumerate() {
+                v_ff[i][k] = row[c] / vs;
+            }
+        }
+        for (j, &c) in probes.r0.iter().enumerate() {
+            r_prev[0][j] = row[c] / vs;
+        }
+        for i in 1..l {
+            r_prev[i].copy_from_slice(&phi_v[i - 1]);
+        }
+        let tau = t / ls.tau_u;
+        plast.add(&TimePoint {
+            t: tau,
+            phi_v: &phi_v,
+            v_ff: &v_ff,
+            r_prev: &r_prev,
+        });
+        let en: f64 = probes
+            .e
+            .iter()
+            .map(|&c| (row[c] / vs).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        e_norm.push((tau - t_on / ls.tau_u, en));
+    }
+    if !plast.end_sample(1) {
+        return Err(CosimError::Other(format!(
+            "sample {sample}: the transient has no points in the controlled phase"
+        )));
+    }
+    let mut grad = plast.take();
+    grad.scale(1.0 / batch as f64);
+    let delta: f64 = target
+        .iter()
+        .zip(&r_ff)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let (steady_state_error, settling_time) = settling(&e_norm, delta);
+    Ok(SampleOutcome {
+        loss: ls.loss.sample_loss(&r_ff, y),
+        r_ff,
+        target,
+        steady_state_error,
+        settling_time,
+        source_energy_j: energy,
+        grad,
+        tran_points: rows,
+        waveforms: res.waveforms,
+    })
+}
+
+/// (‖e(T)‖/δ, settling time): the first time after which ‖e(t)‖ stays within 2 % of δ of
+/// its final value (DESIGN.md §6).
+pub fn settling(e_norm: &[(f64, f64)], delta: f64) -> (f64, f64) {
+    let Some(&(_, e_end)) = e_norm.last() else {
+        return (f64::NAN, f64::NAN);
+    };
+    if delta <= 0.0 {
+        return (f64::NAN, 0.0);
+    }
+    let band = 0.02 * delta;
+    let mut settle = e_norm[0].0;
+    for w in e_norm.windows(2).rev() {
+        if (w[0].1 - e_end).abs() > band {
+            settle = w[1].0;
+            break;
+        }
+    }
+    (e_end / delta, settle)
+}
+
+/// Devices of the plastic crossbars: one [`DeviceArray`] for all G⁺ and one for all G⁻ of
+/// each crossbar, index = the crossbar's row-major entry.
+#[derive(Debug, Clone)]
+pub struct CrossbarDevices {
+    pub plus: DeviceArray,
+    pub minus: DeviceArray,
+}
+
+/// The device model's parameters with the crossbar's conductance range (g_min from the
+/// netlist's smallest conductance, so that G_min of `dfcsim gen` maps to the same value).
+pub fn device_params_for(base: &DeviceParams, cb: &Crossbar) -> DeviceParams {
+    let gmin = cb
+        .gp
+        .iter()
+        .chain(&cb.gn)
+        .fold(f64::INFINITY, |a, &b| a.min(b));
+    let gmax = cb.gp.iter().chain(&cb.gn).fold(0.0f64, |a, &b| a.max(b));
+    let mut p = base.clone();
+    if base.kind == crate::learn::device::DeviceKind::Ideal {
+        p.g_min = gmin;
+        p.g_max = p.g_max.max(gmax).max(gmin * 2.0 + 1e-9);
+    }
+    p
+}
+
+impl CrossbarDevices {
+    /// Devices programmed to the crossbar's conductances. `d2d_rng` draws the
+    /// device-to-device parameters (same seed, same devices).
+    pub fn new(params: &DeviceParams, cb: &Crossbar, d2d_rng: &mut ChaCha8Rng) -> CrossbarDevices {
+        let n = cb.rows * cb.cols;
+        let mut plus = DeviceArray::new(params, n, d2d_rng);
+        let mut minus = DeviceArray::new(params, n, d2d_rng);
+        for k in 0..n {
+            plus.set_weight(k, params.conductance_to_weight(cb.gp[k]), d2d_rng);
+            minus.set_weight(k, params.conductance_to_weight(cb.gn[k]), d2d_rng);
+        }
+        CrossbarDevices { plus, minus }
+    }
+
+    /// Programs the weight changes `dw` (row-major like the crossbar, network units) and
+    /// reads the new conductances into `cb`. Returns the number of pulses.
+    pub fn program(
+        &mut self,
+        cb: &mut Crossbar,
+        r_f: f64,
+        dw: &[f64],
+        rng: &mut ChaCha8Rng,
+        scratch: &mut (Vec<f64>, Vec<f64>),
+    ) -> u64 {
+        let p = self.plus.params();
+        let d_per_g = (p.w_max - p.w_min) / (p.g_max - p.g_min);
+        let (dp, dn) = scratch;
+        dp.resize(dw.len(), 0.0);
+        dn.resize(dw.len(), 0.0);
+        for k in 0..dw.len() {
+            let w = r_f * (cb.gp[k] - cb.gn[k]);
+            let w1 = w + dw[k];
+            dp[k] = (w1.max(0.0) - w.max(0.0)) / r_f * d_per_g;
+            dn[k] = ((-w1).max(0.0) - (-w).max(0.0)) / r_f * d_per_g;
+        }
+        let pulses = self.plus.program_deltas(dp, rng) + self.minus.program_deltas(dn, rng);
+        self.plus.read_conductances(rng, &mut cb.gp);
+        self.minus.read_conductances(rng, &mut cb.gn);
+        pulses
+    }
+}
+
+/// Result of comparing one sample's circuit update with the ideal model's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdealComparison {
+    pub angle_deg: f64,
+    pub ideal: ParamGrads,
+}
+
+/// The ideal model's DFC (or DFC-SS) per-sample update for the same weights and sample.
+pub fn ideal_update(
+    net: &Network,
+    spec: &LearnSpec,
+    x: &[f64],
+    y: &[f64],
+    batch: usize,
+) -> ParamGrads {
+    let xs = [x];
+    let ys = [y];
+    let bf = dfc::forward_batch(net, &xs, &ys, spec.loss, spec.lambda);
+    // forward_batch uses B = 1 for the target; rescale the loss gradient to the minibatch.
+    let mut bf = bf;
+    let rl = bf.ff[0].r.last().unwrap().clone();
+    let mut g = vec![0.0; rl.len()];
+    spec.loss.gradient(&rl, y, batch, &mut g);
+    bf.targets[0] = rl
+        .iter()
+        .zip(&g)
+        .map(|(r, gi)| r - spec.lambda * gi)
+        .collect();
+    let p = spec.ideal_params();
+    let mut out = match spec.rule {
+        Rule::Dfc => dfc::simulate_batch(net, &xs, &bf, &p, true, &[])
+            .dfc
+            .unwrap(),
+        Rule::DfcSs => {
+            let sim = dfc::simulate_batch(net, &xs, &bf, &p, false, &[]);
+            dfc::ss_update(net, &xs, &sim.finals)
+        }
+    };
+    out.scale(1.0 / batch as f64);
+    out
+}
+
+/// Angle between the circuit's and the ideal model's updates of one sample.
+pub fn compare_with_ideal(
+    net: &Network,
+    spec: &LearnSpec,
+    x: &[f64],
+    y: &[f64],
+    batch: usize,
+    circuit_grad: &ParamGrads,
+) -> IdealComparison {
+    let ideal = ideal_update(net, spec, x, y, batch);
+    IdealComparison {
+        angle_deg: angle_deg(circuit_grad, &ideal),
+        ideal,
+    }
+}
+
+/// Applies a minibatch gradient: SGD step of the ideal model (per-tensor clip, η = lr/λ),
+/// turned into device pulses on the plastic crossbars. Returns the pulse count.
+pub fn apply_update(
+    dc: &mut DfcCircuit,
+    devices: &mut [Option<CrossbarDevices>],
+    grad: ParamGrads,
+    rng: &mut ChaCha8Rng,
+) -> u64 {
+    let step = sgd_step(grad, dc.learn.lr, dc.learn.lambda, true, dc.learn.clip);
+    let mut pulses = 0;
+    let mut scratch = (Vec::new(), Vec::new());
+    for i in 0..dc.layers() {
+        let Some(dev) = devices[i].as_mut() else {
+            continue;
+        };
+        let cb = &mut dc.w[i];
+        let n_in = dc.sizes[i];
+        // crossbar layout [row j][col k]; the update is W (k, j) and b (k) as row j = n_in.
+        let mut dw = vec![0.0; cb.rows * cb.cols];
+        for k in 0..cb.cols {
+            for j in 0..n_in {
+                dw[j * cb.cols + k] = step.w[i].data[k * n_in + j];
+            }
+            dw[n_in * cb.cols + k] = step.b[i][k];
+        }
+        pulses += dev.program(cb, dc.r_f, &dw, rng, &mut scratch);
+    }
+    pulses
+}
+
+/// Wall-clock helper for per-sample timing.
+pub fn seconds_since(t0: Instant) -> f64 {
+    t0.elapsed().as_secs_f64()
+}

@@ -1,0 +1,199 @@
+//! One sample of the learning co-simulation on a generated flat DFC circuit, ideal preset:
+//! the transient scaled to dimensionless units matches the continuous-time DFC equations
+//! (RK4, fine step) to 1e-3 of the activation scale, and the circuit's weight update is
+//! within 1° of the ideal update (continuous time and the ideal model's reference Euler).
+//! Then the update is programmed into the devices and lands on the conductances.
+
+use std::path::PathBuf;
+
+use dfcsim::r#gen::network::{self, DfcNetwork};
+use dfcsim::r#gen::ode::{DfcOde, Enable};
+use dfcsim::r#gen::{self as dfcgen, GenConfig, Phi, nodes};
+use dfcsim::learn::cosim::{self, CrossbarDevices, DfcCircuit};
+use dfcsim::learn::device::DeviceParams;
+use dfcsim::learn::plasticity::{Plasticity, TimePoint, angle_deg};
+use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dfcsim_train_{name}_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn one_sample_matches_continuous_time_dfc_and_the_ideal_update() {
+    let arch = [4, 3, 2];
+    let seed = 7;
+    let phis = dfcgen::layer_phis(&arch, Phi::Linear);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let net = DfcNetwork::xavier(&arch, phis, &mut rng).unwrap();
+    let mut cfg = GenConfig::new("net");
+    cfg.flat = true;
+    cfg.seed = seed;
+    // λ larger than the toy's, so that the feedback is well above the tolerances.
+    cfg.dfc.lambda = 0.2;
+    let sample = network::student_teacher_sample(&net, seed, cfg.dfc.lambda).unwrap();
+    let dir = temp_dir("one");
+    let path = dir.join("net.cir");
+    dfcgen::generate(&net, &sample, &cfg)
+        .unwrap()
+        .write(&path)
+        .unwrap();
+
+    let mut dc = DfcCircuit::load(&path).unwrap();
+    assert_eq!(dc.sizes, arch);
+    assert_eq!(dc.learn.lambda, 0.2);
+    let ideal_net = dc.network();
+    // Weights read back from the conductances equal the generator's.
+    for i in 0..2 {
+        for (a, b) in ideal_net.layers[i].w.data.iter().zip(&net.w[i].data) {
+            assert!((a - b).abs() < 1e-9, "W{} {a} vs {b}", i + 1);
+        }
+        for (a, b) in ideal_net.layers[i].q.data.iter().zip(&net.q[i].data) {
+            assert!((a - b).abs() < 1e-9, "Q{} {a} vs {b}", i + 1);
+        }
+    }
+    let sizes = dc.sizes.clone();
+    let mut plast = Plasticity::new(&sizes, &dc.acts, dc.learn.rule);
+    let mut sim = dc.simulator().unwrap();
+    let t0 = std::time::Instant::now();
+    let out = cosim::run_sample(&dc, &mut sim, &mut plast, &sample.x, &sample.y, 1, 0).unwrap();
+    let sample_seconds = t0.elapsed().as_secs_f64();
+    for (a, b) in out.target.iter().zip(&sample.target) {
+        // op-amps of gain 1e6: the circuit is exact to ~1e-6
+        assert!((a - b).abs() < 1e-5, "target {a} vs {b}");
+    }
+
+    // (1) Transient vs RK4 at the circuit's own time points, once the controller is on.
+    let sc = &cfg.scales;
+    let ode = DfcOde {
+        net: &net,
+        x: &sample.x,
+        target: &sample.target,
+        k_p: cfg.dfc.k_p,
+        alpha: cfg.dfc.alpha,
+        ratio: sc.time_constant_ratio,
+        enable: Enable {
+            t_on: cfg.dfc.t_ff,
+            t_rise: sc.tau_v_seconds() * 1e-3 / sc.tau_u_seconds,
+        },
+    };
+    let wf = &out.waveforms;
+    let times: Vec<f64> = (0..wf.rows())
+        .map(|p| wf.row(p)[0] / sc.tau_u_seconds)
+        .collect();
+    let traj = ode.trajectory(&times, 1e-3);
+    let col = |name: String| wf.index_of(&format!("v({name})")).unwrap();
+    let mut worst: f64 = 0.0;
+    let mut fb_range: f64 = 0.0;
+    for (p, cm) in traj.iter().enumerate() {
+        let row = wf.row(p);
+        for i in 1..=2 {
+            for k in 0..arch[i] {
+                worst = worst.max((row[col(nodes::v(i, k))] / sc.vs_volts - cm.v[i - 1][k]).abs());
+                worst =
+                    worst.max((row[col(nodes::vfb(i, k))] / sc.vs_volts - cm.vfb[i - 1][k]).abs());
+                fb_range = fb_range.max(cm.vfb[i - 1][k].abs());
+            }
+        }
+        for m in 0..2 {
+            worst = worst.max((row[col(nodes::u(m))] / sc.vs_volts - cm.u[m]).abs());
+        }
+    }
+    eprintln!(
+        "circuit vs RK4: max deviation {worst:.2e} (units of Vs) over {} points; |v_fb| up to {fb_range:.3}; sample took {sample_seconds:.3} s",
+        wf.rows()
+    );
+    assert!(fb_range > 0.01, "feedback too weak to test");
+    assert!(
+        worst < 1e-3,
+        "circuit deviates from continuous-time DFC by {worst}"
+    );
+
+    // (2) Update: circuit vs rule (5) on the RK4 trajectory (fine uniform grid) and vs the
+    // ideal model's reference Euler update for the same weights and sample.
+    let n = 5000;
+    let t_on = cfg.dfc.t_ff;
+    let fine: Vec<f64> = (0..=n)
+        .map(|j| t_on + cfg.dfc.t_ctl * j as f64 / n as f64)
+        .collect();
+    let mut cont = Plasticity::new(&sizes, &dc.acts, dc.learn.rule);
+    cont.begin_sample();
+    for (t, cm) in fine.iter().zip(ode.trajectory(&fine, 1e-3)) {
+        let phi_v: Vec<Vec<f64>> =
+            cm.v.iter()
+                .zip(&net.phi)
+                .map(|(v, f)| v.iter().map(|&a| f.apply(a)).collect())
+                .collect();
+        let r_prev = vec![sample.x.clone(), phi_v[0].clone()];
+        cont.add(&TimePoint {
+            t: *t,
+            phi_v: &phi_v,
+            v_ff: &cm.vff,
+            r_prev: &r_prev,
+        });
+    }
+    assert!(cont.end_sample(1));
+    let g_cont = cont.take();
+    let a_cont = angle_deg(&out.grad, &g_cont);
+    let cmp = cosim::compare_with_ideal(&ideal_net, &dc.learn, &sample.x, &sample.y, 1, &out.grad);
+    eprintln!(
+        "update angle: circuit vs continuous time {a_cont:.2e} deg, vs ideal reference Euler {:.3} deg",
+        cmp.angle_deg
+    );
+    assert!(a_cont < 1.0, "angle to continuous-time update {a_cont}");
+    assert!(
+        cmp.angle_deg < 1.0,
+        "angle to ideal update {}",
+        cmp.angle_deg
+    );
+    assert!(out.steady_state_error.is_finite() && out.steady_state_error < 0.5);
+    assert!(out.settling_time > 0.0 && out.settling_time <= cfg.dfc.t_ctl);
+    assert!(out.source_energy_j > 0.0);
+
+    // (3) Programming: with ideal devices the new conductances are the SGD step exactly.
+    let base = DeviceParams::named("ideal").unwrap();
+    let mut d2d = ChaCha8Rng::seed_from_u64(1);
+    let mut devices: Vec<Option<CrossbarDevices>> =
+        dc.w.iter()
+            .map(|cb| {
+                Some(CrossbarDevices::new(
+                    &cosim::device_params_for(&base, cb),
+                    cb,
+                    &mut d2d,
+                ))
+            })
+            .collect();
+    let before = dc.network();
+    let mut prog_rng = ChaCha8Rng::seed_from_u64(2);
+    cosim::apply_update(&mut dc, &mut devices, out.grad.clone(), &mut prog_rng);
+    let after = dc.network();
+    let step = dfcsim::learn::plasticity::sgd_step(out.grad.clone(), dc.learn.lr, 0.2, true, 1.0);
+    let mut worst_w: f64 = 0.0;
+    for i in 0..2 {
+        for ((a, b), s) in after.layers[i]
+            .w
+            .data
+            .iter()
+            .zip(&before.layers[i].w.data)
+            .zip(&step.w[i].data)
+        {
+            worst_w = worst_w.max((a - b - s).abs());
+        }
+        for ((a, b), s) in after.layers[i]
+            .b
+            .iter()
+            .zip(&before.layers[i].b)
+            .zip(&step.b[i])
+        {
+            worst_w = worst_w.max((a - b - s).abs());
+        }
+    }
+    let step_max = step.flatten().iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    eprintln!(
+        "programmed weights vs SGD step: max error {worst_w:.2e} (step up to {step_max:.2e})"
+    );
+    assert!(step_max > 1e-4 && worst_w < 1e-9 * step_max.max(1.0) + 1e-12);
+    std::fs::remove_dir_all(&dir).ok();
+}
