@@ -24,6 +24,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 
 use crate::circuit::{Analysis, Circuit, ElementKind, NodeId, Waveform};
@@ -854,4 +855,379 @@ pub fn apply_update(
 /// Wall-clock helper for per-sample timing.
 pub fn seconds_since(t0: Instant) -> f64 {
     t0.elapsed().as_secs_f64()
+}
+
+// ---------------------------------------------------------------------------------------
+// Training: epochs over student-teacher data, metrics, checkpoints, resume.
+// ---------------------------------------------------------------------------------------
+
+/// What `dfcsim train` runs.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    pub epochs: usize,
+    /// Seed of the data, the devices and the programming noise.
+    pub seed: u64,
+    /// Training samples per epoch (the first N of the training set).
+    pub samples: usize,
+    /// Test samples (loss by the ideal model's forward pass on the circuit's weights).
+    pub test_samples: usize,
+    /// Minibatch size (updates buffered over B samples); 1 = per-sample application.
+    pub batch: usize,
+    /// Conductance device model of the plastic crossbars.
+    pub device: DeviceParams,
+    /// Energy per DAC/ADC conversion (J); 0 until the periphery models carry one.
+    pub conversion_energy_j: f64,
+}
+
+/// One row of `metrics.csv`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    /// Mean sample loss at the circuit's feed-forward outputs during the epoch.
+    pub train_loss: f64,
+    pub test_loss: f64,
+    /// Test error in percent (classification only).
+    pub test_error: Option<f64>,
+    /// Mean angle between the circuit's and the ideal model's per-sample updates.
+    pub update_angle_deg: f64,
+    /// Mean ‖e(T)‖ / ‖r_L* − r_L^−‖.
+    pub steady_state_error: f64,
+    /// Mean settling time, in τ_u and in seconds.
+    pub settling_time_tau: f64,
+    pub settling_time_s: f64,
+    /// Energy per sample (J): sources, programming pulses, conversions, total.
+    pub energy_sources_j: f64,
+    pub energy_programming_j: f64,
+    pub energy_conversion_j: f64,
+    pub energy_total_j: f64,
+    pub pulses: u64,
+    pub seconds: f64,
+    /// Wall time per sample: circuit co-simulation, and the ideal model's DFC update.
+    pub circuit_s_per_sample: f64,
+    pub ideal_s_per_sample: f64,
+}
+
+pub const METRICS_HEADER: &str = "epoch,train_loss,test_loss,test_error,update_angle_deg,\
+steady_state_error,settling_time_tau,settling_time_s,energy_sources_j,energy_programming_j,\
+energy_conversion_j,energy_total_j,pulses,seconds,circuit_s_per_sample,ideal_s_per_sample";
+
+impl EpochMetrics {
+    pub fn csv_row(&self) -> String {
+        let f = |x: f64| format!("{x:.10e}");
+        [
+            self.epoch.to_string(),
+            f(self.train_loss),
+            f(self.test_loss),
+            self.test_error.map_or(String::new(), f),
+            f(self.update_angle_deg),
+            f(self.steady_state_error),
+            f(self.settling_time_tau),
+            f(self.settling_time_s),
+            f(self.energy_sources_j),
+            f(self.energy_programming_j),
+            f(self.energy_conversion_j),
+            f(self.energy_total_j),
+            self.pulses.to_string(),
+            f(self.seconds),
+            f(self.circuit_s_per_sample),
+            f(self.ideal_s_per_sample),
+        ]
+        .join(",")
+    }
+}
+
+/// The data of a run: the reference student-teacher task for the toy 15-…-5 network
+/// (teacher 15-1000⁴-5, as `dfcsim ideal`), a smaller teacher (two hidden layers of 32)
+/// otherwise. Inputs uniform in [−1, 1].
+pub fn student_teacher_data(
+    sizes: &[usize],
+    seed: u64,
+    samples: usize,
+    test: usize,
+) -> crate::ideal::data::Splits {
+    let (n_in, n_out) = (sizes[0], *sizes.last().unwrap());
+    if n_in == 15 && n_out == 5 && samples <= 5000 && test <= 1000 {
+        crate::ideal::data::student_teacher(seed)
+    } else {
+        crate::ideal::data::student_teacher_sized(seed, n_in, &[32, 32], n_out, [samples, 0, test])
+    }
+}
+
+/// A conductance checkpoint: every plastic crossbar's conductances and device weights,
+/// stored as f64 bit patterns so that a resumed run continues bit-identically.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    pub epoch: usize,
+    pub seed: u64,
+    pub crossbars: Vec<CrossbarState>,
+    /// Metrics rows of the epochs done so far.
+    pub metrics: Vec<EpochMetrics>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CrossbarState {
+    pub name: String,
+    /// Conductances (S) as f64 bits, row-major.
+    pub gp_bits: Vec<u64>,
+    pub gn_bits: Vec<u64>,
+    /// Devices' persistent weights as f64 bits.
+    pub dev_plus_bits: Vec<u64>,
+    pub dev_minus_bits: Vec<u64>,
+}
+
+fn bits(v: impl Iterator<Item = f64>) -> Vec<u64> {
+    v.map(f64::to_bits).collect()
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> CosimError {
+    CosimError::Other(format!("{}: {e}", path.display()))
+}
+
+/// Path of epoch `e`'s checkpoint in `dir`.
+pub fn checkpoint_path(dir: &Path, epoch: usize) -> std::path::PathBuf {
+    dir.join("checkpoints")
+        .join(format!("epoch_{epoch:04}.json"))
+}
+
+/// The newest checkpoint in `dir`, if any.
+pub fn latest_checkpoint(dir: &Path) -> Result<Option<Checkpoint>, CosimError> {
+    let cdir = dir.join("checkpoints");
+    let Ok(rd) = std::fs::read_dir(&cdir) else {
+        return Ok(None);
+    };
+    let mut best: Option<(usize, std::path::PathBuf)> = None;
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if let Some(n) = name
+            .strip_prefix("epoch_")
+            .and_then(|s| s.strip_suffix(".json"))
+            .and_then(|s| s.parse::<usize>().ok())
+            && best.as_ref().is_none_or(|(b, _)| n > *b)
+        {
+            best = Some((n, e.path()));
+        }
+    }
+    let Some((_, path)) = best else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| io_err(&path, e))
+}
+
+/// Outcome of [`train`].
+#[derive(Debug, Clone)]
+pub struct TrainRun {
+    pub rows: Vec<EpochMetrics>,
+    pub first_epoch: usize,
+    pub samples: usize,
+    pub test_samples: usize,
+}
+
+/// Trains the circuit's plastic crossbars for `opts.epochs` epochs (continuing after
+/// `resume`'s epoch if given), calling `on_epoch` with each new row and its checkpoint.
+/// Bit-identical resume: every epoch starts from a fresh simulator and a programming RNG
+/// seeded by (seed, epoch), so the state between epochs is exactly the conductances and
+/// the device weights stored in the checkpoint (devices whose state holds more, such as
+/// write-noise offsets or drift clocks, are restored approximately).
+pub fn train(
+    dc: &mut DfcCircuit,
+    opts: &TrainOptions,
+    resume: Option<Checkpoint>,
+    mut on_epoch: impl FnMut(&EpochMetrics, &Checkpoint) -> Result<(), CosimError>,
+) -> Result<TrainRun, CosimError> {
+    let splits = student_teacher_data(&dc.sizes, opts.seed, opts.samples, opts.test_samples);
+    let n_train = opts.samples.min(splits.train.len());
+    let n_test = opts.test_samples.min(splits.test.len());
+    if n_train == 0 {
+        return Err(CosimError::Other("no training samples".into()));
+    }
+    let test = crate::ideal::data::Dataset {
+        x: Mat::from_rows(
+            &(0..n_test)
+                .map(|k| splits.test.x.row(k).to_vec())
+                .collect::<Vec<_>>(),
+        ),
+        y: Mat::from_rows(
+            &(0..n_test)
+                .map(|k| splits.test.y.row(k).to_vec())
+                .collect::<Vec<_>>(),
+        ),
+    };
+    let plastic: Vec<bool> = (1..=dc.layers())
+        .map(|i| dc.learn.plastic.is_empty() || dc.learn.plastic.contains(&format!("w{i}")))
+        .collect();
+    let mut d2d = ChaCha8Rng::seed_from_u64(opts.seed ^ 0xD2D0_5EED);
+    let mut devices: Vec<Option<CrossbarDevices>> =
+        dc.w.iter()
+            .zip(&plastic)
+            .map(|(cb, &p)| {
+                p.then(|| CrossbarDevices::new(&device_params_for(&opts.device, cb), cb, &mut d2d))
+            })
+            .collect();
+    let mut rows = Vec::new();
+    let mut first_epoch = 1;
+    if let Some(ck) = resume {
+        if ck.seed != opts.seed {
+            return Err(CosimError::Other(format!(
+                "checkpoint of seed {} cannot resume a run of seed {}",
+                ck.seed, opts.seed
+            )));
+        }
+        let mut restore_rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x4E57_0BE5);
+        for st in &ck.crossbars {
+            let idx = dc.w.iter().position(|c| c.name == st.name).ok_or_else(|| {
+                CosimError::Other(format!(
+                    "checkpoint crossbar {} not in the netlist",
+                    st.name
+                ))
+            })?;
+            let cb = &mut dc.w[idx];
+            let n = cb.gp.len();
+            if [&st.gp_bits, &st.gn_bits].iter().any(|v| v.len() != n) {
+                return Err(CosimError::Other(format!(
+                    "checkpoint crossbar {}: {} entries, the netlist has {n}",
+                    st.name,
+                    st.gp_bits.len()
+                )));
+            }
+            cb.gp = st.gp_bits.iter().map(|&b| f64::from_bits(b)).collect();
+            cb.gn = st.gn_bits.iter().map(|&b| f64::from_bits(b)).collect();
+            if let Some(dev) = devices[idx].as_mut() {
+                for (k, &b) in st.dev_plus_bits.iter().enumerate().take(n) {
+                    dev.plus.set_weight(k, f64::from_bits(b), &mut restore_rng);
+                }
+                for (k, &b) in st.dev_minus_bits.iter().enumerate().take(n) {
+                    dev.minus.set_weight(k, f64::from_bits(b), &mut restore_rng);
+                }
+            }
+        }
+        first_epoch = ck.epoch + 1;
+        rows = ck.metrics;
+    }
+    let batch = opts.batch.max(1);
+    let pulse_energy = opts.device.pulse_energy;
+    let conversions_per_sample = (dc.sizes[0] + 2 * dc.sizes[dc.layers()]) as f64;
+    let mut plast = Plasticity::new(&dc.sizes, &dc.acts, dc.learn.rule);
+    for epoch in first_epoch..=opts.epochs {
+        let t_epoch = Instant::now();
+        let mut prog_rng = ChaCha8Rng::seed_from_u64(
+            opts.seed ^ 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(epoch as u64),
+        );
+        let mut sim = dc.simulator()?;
+        let (mut loss_sum, mut angle_sum, mut angle_n) = (0.0, 0.0, 0usize);
+        let (mut sse_sum, mut settle_sum, mut energy_sum) = (0.0, 0.0, 0.0);
+        let (mut pulses, mut t_circuit, mut t_ideal) = (0u64, 0.0, 0.0);
+        let order: Vec<usize> = (0..n_train).collect();
+        for chunk in order.chunks(batch) {
+            let net = dc.network();
+            let mut sum: Option<ParamGrads> = None;
+            for &s in chunk {
+                let (x, y) = (splits.train.x.row(s), splits.train.y.row(s));
+                let t0 = Instant::now();
+                let out = run_sample(dc, &mut sim, &mut plast, x, y, chunk.len(), s)?;
+                t_circuit += seconds_since(t0);
+                let t1 = Instant::now();
+                let cmp = compare_with_ideal(&net, &dc.learn, x, y, chunk.len(), &out.grad);
+                t_ideal += seconds_since(t1);
+                if cmp.angle_deg.is_finite() {
+                    angle_sum += cmp.angle_deg;
+                    angle_n += 1;
+                }
+                loss_sum += out.loss;
+                sse_sum += out.steady_state_error;
+                settle_sum += out.settling_time;
+                energy_sum += out.source_energy_j;
+                match sum.as_mut() {
+                    None => sum = Some(out.grad),
+                    Some(a) => a.add_assign(&out.grad),
+                }
+            }
+            let t0 = Instant::now();
+            pulses += apply_update(
+                dc,
+                &mut devices,
+                sum.expect("non-empty chunk"),
+                &mut prog_rng,
+            );
+            for (cb, &p) in dc.w.iter().zip(&plastic) {
+                if !p {
+                    continue;
+                }
+                for (e, g) in cb
+                    .elem_p
+                    .iter()
+                    .zip(&cb.gp)
+                    .chain(cb.elem_n.iter().zip(&cb.gn))
+                {
+                    sim.set_conductance(*e, g.max(G_FLOOR))
+                        .map_err(|e| CosimError::Sim {
+                            sample: chunk[0],
+                            source: e,
+                        })?;
+                }
+            }
+            t_circuit += seconds_since(t0);
+        }
+        let n = n_train as f64;
+        let (test_loss, test_error) =
+            crate::ideal::train::evaluate(&dc.network(), &test, dc.learn.loss);
+        let e_prog = pulses as f64 * pulse_energy / n;
+        let e_conv = conversions_per_sample * opts.conversion_energy_j;
+        let row = EpochMetrics {
+            epoch,
+            train_loss: loss_sum / n,
+            test_loss,
+            test_error,
+            update_angle_deg: if angle_n > 0 {
+                angle_sum / angle_n as f64
+            } else {
+                f64::NAN
+            },
+            steady_state_error: sse_sum / n,
+            settling_time_tau: settle_sum / n,
+            settling_time_s: settle_sum / n * dc.learn.tau_u,
+            energy_sources_j: energy_sum / n,
+            energy_programming_j: e_prog,
+            energy_conversion_j: e_conv,
+            energy_total_j: energy_sum / n + e_prog + e_conv,
+            pulses,
+            seconds: seconds_since(t_epoch),
+            circuit_s_per_sample: t_circuit / n,
+            ideal_s_per_sample: t_ideal / n,
+        };
+        rows.push(row.clone());
+        let ck = Checkpoint {
+            epoch,
+            seed: opts.seed,
+            crossbars: dc
+                .w
+                .iter()
+                .zip(&devices)
+                .filter_map(|(cb, d)| {
+                    d.as_ref().map(|d| CrossbarState {
+                        name: cb.name.clone(),
+                        gp_bits: bits(cb.gp.iter().copied()),
+                        gn_bits: bits(cb.gn.iter().copied()),
+                        dev_plus_bits: bits((0..d.plus.len()).map(|k| d.plus.persistent_weight(k))),
+                        dev_minus_bits: bits(
+                            (0..d.minus.len()).map(|k| d.minus.persistent_weight(k)),
+                        ),
+                    })
+                })
+                .collect(),
+            metrics: rows.clone(),
+        };
+        on_epoch(&row, &ck)?;
+        if !row.train_loss.is_finite() {
+            break;
+        }
+    }
+    Ok(TrainRun {
+        rows,
+        first_epoch,
+        samples: n_train,
+        test_samples: n_test,
+    })
 }
