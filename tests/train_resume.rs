@@ -89,3 +89,41 @@ fn two_epochs_straight_equal_one_plus_resume() {
     assert!(angle < 1.0, "circuit vs ideal update angle {angle} deg");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A non-ideal device (aihwkit ReRamSB preset: pulses, cycle-to-cycle and write noise) trains
+/// through pulses; the update the circuit computes still follows the ideal one for the same
+/// (read) weights.
+#[test]
+fn rram_devices_take_pulses() {
+    let dir = temp_dir("rram");
+    let net = dir.join("net.cir");
+    let s = |p: &Path| p.display().to_string();
+    dfcsim(&dir, &["gen", "--arch", "4-3-2", "--flat", "-o", &s(&net)]);
+    let out = dir.join("o");
+    dfcsim(
+        &dir,
+        &[
+            "train",
+            &s(&net),
+            "--epochs",
+            "1",
+            "--samples",
+            "3",
+            "--test-samples",
+            "10",
+            "--device",
+            "reramsb",
+            "--max-step",
+            "5e-7",
+            "-q",
+            "-o",
+            &s(&out),
+        ],
+    );
+    let ck = checkpoint(&out, 1);
+    let m = &ck.metrics[0];
+    assert!(m.pulses > 0, "no programming pulses");
+    assert!(m.train_loss.is_finite() && m.test_loss.is_finite());
+    assert!(m.update_angle_deg < 1.0, "angle {}", m.update_angle_deg);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -413,6 +413,19 @@ impl DfcCircuit {
         self.sizes.len() - 1
     }
 
+    /// Caps the transient's step (seconds), replacing the netlist's `.tran` tstep/tmax
+    /// (which `dfcsim gen` sets for ngspice's fixed-output accuracy, τ_v/100).
+    pub fn set_max_step(&mut self, seconds: f64) -> Result<(), CosimError> {
+        if !(seconds.is_finite() && seconds > 0.0) {
+            return Err(CosimError::Other(format!(
+                "max step must be > 0 s, got {seconds}"
+            )));
+        }
+        self.tran.tstep = seconds;
+        self.tran.tmax = Some(seconds);
+        Ok(())
+    }
+
     /// The ideal model's network with the circuit's current weights (W, b, Q).
     pub fn network(&self) -> Network {
         let layers = (0..self.layers())
@@ -760,6 +773,10 @@ impl CrossbarDevices {
         let pulses = self.plus.program_deltas(dp, rng) + self.minus.program_deltas(dn, rng);
         self.plus.read_conductances(rng, &mut cb.gp);
         self.minus.read_conductances(rng, &mut cb.gn);
+        // Write and read noise can carry a read value below zero; a conductance cannot be.
+        for g in cb.gp.iter_mut().chain(cb.gn.iter_mut()) {
+            *g = g.max(G_FLOOR);
+        }
         pulses
     }
 }
