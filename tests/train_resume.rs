@@ -113,6 +113,8 @@ fn rram_devices_take_pulses() {
             "10",
             "--device",
             "reramsb",
+            "--waveforms",
+            "1",
             "--max-step",
             "5e-7",
             "-q",
@@ -125,5 +127,10 @@ fn rram_devices_take_pulses() {
     assert!(m.pulses > 0, "no programming pulses");
     assert!(m.train_loss.is_finite() && m.test_loss.is_finite());
     assert!(m.update_angle_deg < 1.0, "angle {}", m.update_angle_deg);
+    // The requested sample's transient, with the controlled phase's nodes.
+    let wf = std::fs::read_to_string(out.join("waveforms/epoch_0001_sample_1.csv")).unwrap();
+    let header = wf.lines().next().unwrap();
+    assert!(header.starts_with("time,") && header.contains("v(u_0)"), "{header}");
+    assert!(wf.lines().count() > 50);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -60,6 +60,10 @@ pub struct Args {
     /// of the fine-step one on the toy circuits and runs several times faster.
     #[arg(long)]
     pub max_step: Option<f64>,
+    /// Write the transients of these training samples (indices, e.g. `0,5`) each epoch to
+    /// `DIR/waveforms/epoch_EEEE_sample_S.csv`.
+    #[arg(long, value_delimiter = ',')]
+    pub waveforms: Vec<usize>,
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
@@ -111,12 +115,17 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
         batch: args.batch.unwrap_or(dc.learn.batch),
         device,
         conversion_energy_j: 0.0,
+        waveform_samples: args.waveforms.clone(),
+        waveform_dir: (!args.waveforms.is_empty()).then(|| args.out.join("waveforms")),
     };
     if opts.batch == 0 {
         return Err("--batch must be at least 1".into());
     }
     std::fs::create_dir_all(args.out.join("checkpoints"))
         .map_err(|e| format!("{}: {e}", args.out.display()))?;
+    if let Some(d) = &opts.waveform_dir {
+        std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+    }
     let resume: Option<Checkpoint> = if args.resume {
         let ck = cosim::latest_checkpoint(&args.out)?;
         if ck.is_none() && !args.quiet {

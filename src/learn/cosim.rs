@@ -894,6 +894,10 @@ pub struct TrainOptions {
     pub device: DeviceParams,
     /// Energy per DAC/ADC conversion (J); 0 until the periphery models carry one.
     pub conversion_energy_j: f64,
+    /// Training-set indices whose transients are written, each epoch, as
+    /// `waveform_dir/epoch_EEEE_sample_S.csv` (SI, every node and branch).
+    pub waveform_samples: Vec<usize>,
+    pub waveform_dir: Option<std::path::PathBuf>,
 }
 
 /// One row of `metrics.csv`.
@@ -1145,6 +1149,15 @@ pub fn train(
                 let t0 = Instant::now();
                 let out = run_sample(dc, &mut sim, &mut plast, x, y, chunk.len(), s)?;
                 t_circuit += seconds_since(t0);
+                if let Some(wdir) = opts
+                    .waveform_dir
+                    .as_ref()
+                    .filter(|_| opts.waveform_samples.contains(&s))
+                {
+                    let path = wdir.join(format!("epoch_{epoch:04}_sample_{s}.csv"));
+                    crate::output::csv::write(&path, &out.waveforms)
+                        .map_err(|e| io_err(&path, e))?;
+                }
                 let t1 = Instant::now();
                 let cmp = compare_with_ideal(&net, &dc.learn, x, y, chunk.len(), &out.grad);
                 t_ideal += seconds_since(t1);
