@@ -37,7 +37,8 @@ pub enum Waveform {
         per: f64,
         np: Option<u64>,
     },
-    /// PWL(t1 v1 t2 v2 …), times strictly increasing after elaboration.
+    /// PWL(t1 v1 t2 v2 …), times non-decreasing after elaboration; a repeated time is a
+    /// jump, as in ngspice (the value at that time is the earlier point's).
     Pwl(Vec<(f64, f64)>),
     /// SIN(vo va freq td theta phase_deg)
     Sin {

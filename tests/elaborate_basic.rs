@@ -552,3 +552,188 @@ fn uic_allows_capacitor_only_nodes_but_dc_does_not() {
     assert_eq!(e.kind, dfcsim::elaborate::ErrorKind::VoltageLoop);
     assert!(e.message.contains("l1, l2"), "{e}");
 }
+
+#[test]
+fn comment_forms_and_case() {
+    let c = load(
+        "comments
+  * indented full-line comment
+r1 A Gnd 1K $note without space
+R2 a GND 2k $ note with space ; and more
+R3 a 0 3k ; semicolon
+R4 a 0 4k // slashes
+V1 A 0 DC 1
++ ; a continuation holding only a comment
+.OP
+",
+    );
+    assert_eq!(c.nodes, vec!["0", "a"]);
+    assert_eq!(names(&c), vec!["r1", "r2", "r3", "r4", "v1"]);
+}
+
+#[test]
+fn dc_value_next_to_a_transient_function_is_reported() {
+    let (c, w) = load_str_with_warnings(
+        "t\nV1 a 0 DC 5 PULSE(1 2 1m)\nR1 a 0 1k\n.tran 0.1m 2m\n",
+        Path::new("t.cir"),
+    )
+    .unwrap();
+    assert!(matches!(
+        kind(&c, "v1"),
+        ElementKind::VoltageSource { wave: Waveform::Pulse { v1, .. }, .. } if *v1 == 1.0
+    ));
+    assert_eq!(w.len(), 1);
+    assert!(w[0].message.contains("DC value ignored"), "{}", w[0]);
+}
+
+#[test]
+fn braces_quotes_and_globals() {
+    let c = load(
+        "braces
+.param k = 2 j = {k}+1 m='j * 2' n={k} , o = { {k} * {j} }
+.global vdd
+.subckt inv in out
+B1 out 0 V = {k}*v(in) + v(vdd)
+.ic v(out)=0.5
+.ends
+Vdd vdd 0 1
+V1 a 0 1
+X1 a y inv
+Ry y 0 1k
+R1 a 0 {m + n + o}
+.op
+",
+    );
+    match kind(&c, "r1") {
+        ElementKind::Resistor { ohms, .. } => assert_eq!(*ohms, 6.0 + 2.0 + 6.0),
+        k => panic!("{k:?}"),
+    }
+    let vdd = node(&c, "vdd");
+    let a = node(&c, "a");
+    match kind(&c, "b.x1.b1") {
+        ElementKind::BehavioralVoltage { expr, .. } => assert_eq!(
+            *expr,
+            Expr::Binary(
+                BinaryOp::Add,
+                Box::new(Expr::Binary(
+                    BinaryOp::Mul,
+                    Box::new(Expr::Const(2.0)),
+                    Box::new(Expr::NodeV(a))
+                )),
+                Box::new(Expr::NodeV(vdd))
+            )
+        ),
+        k => panic!("{k:?}"),
+    }
+    assert_eq!(c.ics, vec![(node(&c, "y"), 0.5)]);
+    assert!(c.find_node("x1.vdd").is_none());
+}
+
+#[test]
+fn functions_evaluate_like_their_definitions() {
+    let cases: &[(&str, f64)] = &[
+        ("asin(0.5)", 0.5f64.asin()),
+        ("acos(0.25)", 0.25f64.acos()),
+        ("asinh(2)", 2f64.asinh()),
+        ("acosh(3)", 3f64.acosh()),
+        ("atanh(0.5)", 0.5f64.atanh()),
+        ("pwr(-2, 3)", -8.0),
+        // ngspice 39: `^` and `**` are |x|^y, pow() in .param is x^y (checked).
+        ("(-2)^3 + (-2)**2", 12.0),
+        ("pow(-2, 3)", -8.0),
+        ("uramp(-2) + uramp(3)", 3.0),
+        ("u(0) + 2*u(1) + 4*u(-1)", 2.5),
+        ("sgn(-3) + 10*sgn(0)", -1.0),
+        (
+            "limit(5, -1, 1) + limit(-5, -1, 1) + limit(0.5, -1, 1)",
+            0.5,
+        ),
+        ("log(exp(2)) + log10(1000) + ln(1)", 5.0),
+        ("2**3**2 - 2^6 + 2^-1", 0.5), // left associative, as ngspice 39
+        ("-2^2", -4.0),
+        (
+            "1 < 2 && 2 <= 2 && 3 > 2 && 3 >= 3 && 1 == 1 && 1 != 2 && !(0)",
+            1.0,
+        ),
+        ("0 || 0 ? 1 : 7", 7.0),
+        ("max(1, min(5, 3)) + abs(-2) + sqrt(16)", 9.0),
+        ("pi", std::f64::consts::PI),
+        (
+            "tanh(1) + sinh(1) + cosh(1) + atan(1) + sin(1) + cos(1) + tan(1)",
+            1f64.tanh()
+                + 1f64.sinh()
+                + 1f64.cosh()
+                + 1f64.atan()
+                + 1f64.sin()
+                + 1f64.cos()
+                + 1f64.tan(),
+        ),
+    ];
+    for (text, want) in cases {
+        let c = load(&format!(
+            "f\n.param x = {{{text}}}\nV1 a 0 {{x}}\nR1 a 0 1\n.op\n"
+        ));
+        match kind(&c, "v1") {
+            ElementKind::VoltageSource {
+                wave: Waveform::Dc(v),
+                ..
+            } => {
+                assert!(
+                    (v - want).abs() <= 1e-12 * want.abs().max(1.0),
+                    "{text}: {v} vs {want}"
+                )
+            }
+            k => panic!("{k:?}"),
+        }
+    }
+}
+
+#[test]
+fn parenthesised_controls_and_quoted_include_paths() {
+    let dir = std::env::temp_dir().join(format!("dfcsim-q-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("with space")).unwrap();
+    std::fs::write(dir.join("with space/part.inc"), "R2 o 0 1k\n").unwrap();
+    let c = load_str(
+        "t\nV1 a 0 1\nE1 o 0 (a, 0) 2\n.include \"with space/part.inc\"\n.op\n",
+        &dir.join("main.cir"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    match kind(&c, "e1") {
+        ElementKind::Vcvs { cp, gain, .. } => {
+            assert_eq!(*cp, node(&c, "a"));
+            assert_eq!(*gain, 2.0);
+        }
+        k => panic!("{k:?}"),
+    }
+    assert!(c.find_element("r2").is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn pow_in_b_sources_takes_the_magnitude_like_ngspice() {
+    // ngspice 39 prints 8 for B1 n 0 V=pow(-2,3), -8 for pwr(-2,3), 8 for (-2)^3.
+    let c = load("p\nB1 a 0 V=pow(-2, 3) + 0*v(a)\nR1 a 0 1\n.op\n");
+    match kind(&c, "b1") {
+        ElementKind::BehavioralVoltage { expr, .. } => match expr {
+            Expr::Binary(BinaryOp::Add, first, _) => assert_eq!(**first, Expr::Const(8.0)),
+            e => panic!("{e:?}"),
+        },
+        k => panic!("{k:?}"),
+    }
+}
+
+#[test]
+fn latin1_bytes_in_comments_do_not_fail_the_file() {
+    let dir = std::env::temp_dir().join(format!("dfcsim-l1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("latin1.cir");
+    std::fs::write(
+        &file,
+        b"title \xb5\n* 10 \xb5F in Latin-1\nR1 a 0 1k\nV1 a 0 1\n.op\n",
+    )
+    .unwrap();
+    let c = dfcsim::elaborate::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.title, "title \u{fffd}");
+    assert_eq!(c.elements.len(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -272,3 +272,41 @@ fn tanh_network_matches_rk4_reference() {
         assert!(worst < 2e-3, "{m:?}: {worst}");
     }
 }
+
+#[test]
+fn diode_like_operating_point_needs_the_fallbacks_and_is_exact() {
+    // 5 V → 1 kΩ → exponential B-source "diode" to ground: plain Newton from 0 V overshoots
+    // into exp(200); damping / gmin / source stepping must still find the solution.
+    let (is, vt, r, vs) = (1e-14, 0.025, 1e3, 5.0);
+    let mut b = CircuitBuilder::new("diode");
+    b.v("v1", "a", "0", Waveform::Dc(vs));
+    b.r("r1", "a", "d", r);
+    let vd = b.vref("d");
+    let i = bin(
+        BinaryOp::Mul,
+        Expr::Const(is),
+        bin(
+            BinaryOp::Sub,
+            Expr::Call(Func::Exp, vec![bin(BinaryOp::Div, vd, Expr::Const(vt))]),
+            Expr::Const(1.0),
+        ),
+    );
+    b.bi("bd", "d", "0", i);
+    b.circuit.analyses.push(dfcsim::circuit::Analysis::Op);
+    let out = simulate(&b.build());
+    assert!(out.error.is_none(), "{:?}", out.error);
+    let w = &out.results[0].waveforms;
+    let v = w.row(0)[w.index_of("v(d)").unwrap()];
+    // exact: (vs − v)/r = is·(exp(v/vt) − 1), by bisection
+    let (mut lo, mut hi) = (0.0f64, vs);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if (vs - mid) / r > is * ((mid / vt).exp() - 1.0) {
+            lo = mid
+        } else {
+            hi = mid
+        }
+    }
+    eprintln!("v(d) = {v}, exact {lo}, {:?}", out.results[0].stats);
+    assert!((v - lo).abs() < 1e-6, "{v} vs {lo}");
+}

@@ -94,3 +94,58 @@ fn simulator_reruns_with_new_conductance() {
     assert!((vb - (1.0 - (-2.0f64).exp())).abs() < 2e-3, "{vb}");
     assert_eq!(b.stats.symbolic_factorisations, 0);
 }
+
+#[test]
+fn interp_option_resamples_onto_tstep_grid() {
+    let mut c = rc(Method::Trap);
+    c.options.interp = true;
+    let out = simulate(&c);
+    assert!(out.error.is_none());
+    let w = &out.results[0].waveforms;
+    assert_eq!(w.rows(), 501, "0 to 5 ms in 10 µs steps");
+    let io = w.index_of("v(out)").unwrap();
+    for k in [0, 17, 250, 500] {
+        let row = w.row(k);
+        assert!((row[0] - k as f64 * 1e-5).abs() < 1e-15);
+        let exact = if row[0] < 1e-9 {
+            0.0
+        } else {
+            1.0 - (-(row[0] - 0.5e-9) / 1e-3).exp()
+        };
+        assert!(
+            (row[io] - exact).abs() < 1e-3,
+            "t {}: {} vs {exact}",
+            row[0],
+            row[io]
+        );
+    }
+}
+
+#[test]
+fn transient_continues_from_a_previous_state() {
+    // Two 1 ms halves chained through run_tran_from equal one 2 ms run (RC, τ = 1 ms).
+    let mut b = CircuitBuilder::new("rc dc");
+    b.v("v1", "in", "0", Waveform::Dc(1.0));
+    b.r("r1", "in", "out", 1e3);
+    b.c("c1", "out", "0", 1e-6, Some(0.0));
+    let c = b.build();
+    let mut sim = Simulator::new(&c).unwrap();
+    let half = TranSpec {
+        uic: true,
+        ..TranSpec::new(1e-5, 1e-3)
+    };
+    let (a, e) = sim.run_tran(&half);
+    assert!(e.is_none());
+    let x_end: Vec<f64> = sim.solution().to_vec();
+    let (b2, e) = sim.run_tran_from(&TranSpec::new(1e-5, 1e-3), &x_end);
+    assert!(e.is_none());
+    let io = a.waveforms.index_of("v(out)").unwrap();
+    let v1 = a.waveforms.row(a.waveforms.rows() - 1)[io];
+    let v2_start = b2.waveforms.row(0)[io];
+    let v2 = b2.waveforms.row(b2.waveforms.rows() - 1)[io];
+    assert!((v1 - (1.0 - (-1.0f64).exp())).abs() < 1e-3, "{v1}");
+    assert_eq!(v1, v2_start);
+    assert!((v2 - (1.0 - (-2.0f64).exp())).abs() < 1e-3, "{v2}");
+    let wrong = sim.run_tran_from(&TranSpec::new(1e-5, 1e-3), &[0.0]);
+    assert!(wrong.1.is_some());
+}

@@ -48,6 +48,18 @@ fn conductance_files_encode_the_weights() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("toy_weights.json")).unwrap())
             .unwrap();
     let r_f = 1e5;
+    // conductance range as the netlist states it (from netlists/models/ideal.lib)
+    let param = |key: &str| -> f64 {
+        let at = text.find(&format!(" {key}=")).unwrap() + key.len() + 2;
+        text[at..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (g_min, g_max) = (param("gmin"), param("gmax"));
+    assert!(g_max > g_min && g_min >= 0.0);
     let arch = [15usize, 10, 10, 5];
     for i in 1..=3 {
         for (m, rows) in [("W", arch[i - 1] + 1), ("Q", 5)] {
@@ -72,9 +84,7 @@ fn conductance_files_encode_the_weights() {
                         (got - want).abs() < 1e-12,
                         "{name}[{k}][{j}]: {got} vs {want}"
                     );
-                    assert!(
-                        gp[j][k] >= 1e-6 && gn[j][k] >= 1e-6 && gp[j][k].max(gn[j][k]) <= 50e-6
-                    );
+                    assert!(gp[j][k].min(gn[j][k]) == g_min && gp[j][k].max(gn[j][k]) <= g_max);
                 }
             }
         }
@@ -130,22 +140,29 @@ fn conductance_files_encode_the_weights() {
 #[test]
 fn same_seed_same_bytes_and_flat_form_has_no_array_devices() {
     let dir = temp_dir("seed");
-    let a = dir.join("a.cir");
-    let b = dir.join("b.cir");
-    for p in [&a, &b] {
-        let (ok, err) = dfcsim(&[
+    // an empty models directory: the built-in ideal preset (G in [1 µS, 50 µS])
+    let models = dir.join("no_models");
+    std::fs::create_dir_all(&models).unwrap();
+    let gen_flat = |name: &str, models_dir: Option<&Path>| -> String {
+        let p = dir.join(name);
+        let mut args = vec![
             "gen",
             "--arch",
             "4-3-2",
             "--flat",
             "-o",
             p.to_str().unwrap(),
-        ]);
+        ];
+        if let Some(m) = models_dir {
+            args.extend(["--models-dir", m.to_str().unwrap()]);
+        }
+        let (ok, err) = dfcsim(&args);
         assert!(ok, "{err}");
-    }
+        std::fs::read_to_string(&p).unwrap()
+    };
     let (ta, tb) = (
-        std::fs::read_to_string(&a).unwrap(),
-        std::fs::read_to_string(&b).unwrap(),
+        gen_flat("a.cir", Some(&models)),
+        gen_flat("b.cir", Some(&models)),
     );
     let body = |s: &str| {
         s.lines()
@@ -154,16 +171,39 @@ fn same_seed_same_bytes_and_flat_form_has_no_array_devices() {
             .join("\n")
     };
     assert_eq!(body(&ta), body(&tb));
-    assert!(
-        !ta.lines()
-            .any(|l| l.starts_with('A') || l.starts_with(".learn") || l.starts_with(".model"))
-    );
-    // 4-3-2: (5·3 + 3·2 + 2·3 + 2·2 wires) · 2 conductances + the op-amp circuits' resistors
-    let resistors = ta
-        .lines()
-        .filter(|l| l.starts_with("Rw") || l.starts_with("Rq"))
-        .count();
-    assert_eq!(resistors, 2 * (5 * 3 + 2 * 3 + 4 * 2 + 2 * 2));
+    let array_cards =
+        |l: &str| l.starts_with('A') || l.starts_with(".learn") || l.starts_with(".model");
+    assert!(!ta.lines().any(array_cards));
+    let crossbar_resistors = |t: &str| {
+        t.lines()
+            .filter(|l| l.starts_with("Rw") || l.starts_with("Rq"))
+            .count()
+    };
+    // 4-3-2: (5·3 + 3·2 + 2·3 + 2·2 cells) · 2 conductances, all ≥ G_min > 0
+    assert_eq!(crossbar_resistors(&ta), 2 * (5 * 3 + 2 * 3 + 4 * 2 + 2 * 2));
+    // With the shipped ideal preset (G_min = 0) a zero conductance is an open cell: one
+    // resistor per non-zero weight (biases are 0, Q_L = I has 2 non-zero entries).
+    let tc = gen_flat("c.cir", None);
+    if tc.contains("G in [0,") {
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("c_weights.json")).unwrap())
+                .unwrap();
+        let count = |key: &str| -> usize {
+            let rows = json[key].as_array().unwrap();
+            rows.iter()
+                .flat_map(|r| match r.as_array() {
+                    Some(x) => x.iter().map(|v| v.as_f64().unwrap()).collect(),
+                    None => vec![r.as_f64().unwrap()],
+                })
+                .filter(|w| *w != 0.0)
+                .count()
+        };
+        let nonzero: usize = ["W1", "b1", "Q1", "W2", "b2", "Q2"]
+            .iter()
+            .map(|k| count(k))
+            .sum();
+        assert_eq!(crossbar_resistors(&tc), nonzero);
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

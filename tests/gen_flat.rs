@@ -95,8 +95,8 @@ struct Case {
     cfg: GenConfig,
 }
 
-fn case(arch: &[usize], seed: u64, t_ctl: f64) -> Case {
-    let phis = dfcgen::layer_phis(arch, Phi::Linear);
+fn case(arch: &[usize], seed: u64, t_ctl: f64, output_phi: Phi) -> Case {
+    let phis = dfcgen::layer_phis(arch, output_phi);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let net = DfcNetwork::xavier(arch, phis, &mut rng).unwrap();
     let mut cfg = GenConfig::new("net");
@@ -111,13 +111,39 @@ fn case(arch: &[usize], seed: u64, t_ctl: f64) -> Case {
 
 /// Largest deviation (dimensionless) per signal family between ngspice and the RK4 reference.
 fn compare(c: &Case, name: &str) -> (HashMap<&'static str, f64>, Raw) {
+    compare_with(c, name, run_ngspice)
+}
+
+/// `dfcsim run --ascii` on the same flat netlist.
+fn run_dfcsim(netlist: &Path) -> Raw {
+    let dir = netlist.parent().unwrap().join("dfcsim_out");
+    let out = Command::new(env!("CARGO_BIN_EXE_dfcsim"))
+        .args(["run", "-q", "--ascii", "-o"])
+        .arg(&dir)
+        .arg(netlist)
+        .output()
+        .expect("dfcsim runs");
+    assert!(
+        out.status.success(),
+        "dfcsim run failed on {}:\n{}",
+        netlist.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    read_ascii_raw(&dir.join(netlist.with_extension("raw").file_name().unwrap()))
+}
+
+fn compare_with(
+    c: &Case,
+    name: &str,
+    simulate: fn(&Path) -> Raw,
+) -> (HashMap<&'static str, f64>, Raw) {
     let dir = temp_dir(name);
     let path = dir.join("net.cir");
     dfcgen::generate(&c.net, &c.sample, &c.cfg)
         .unwrap()
         .write(&path)
         .unwrap();
-    let raw = run_ngspice(&path);
+    let raw = simulate(&path);
     let sc = &c.cfg.scales;
     let ode = DfcOde {
         net: &c.net,
@@ -179,7 +205,7 @@ fn compare(c: &Case, name: &str) -> (HashMap<&'static str, f64>, Raw) {
         }
     }
     eprintln!(
-        "{name}: {} ngspice points, {} compared; max |ngspice − RK4| (units of Vs): {:?}; \
+        "{name}: {} simulator points, {} compared; max |simulator − RK4| (units of Vs): {:?}; \
          after the switch-on transient {late:.2e}; signal ranges {:?}",
         raw.time.len(),
         idx.len(),
@@ -208,7 +234,7 @@ fn hardware_preset_opamps_run_in_ngspice_and_deviate_visibly() {
          .model dev softbounds(gmin=0.5u gmax=60u)\n",
     )
     .unwrap();
-    let mut c = case(&[4, 3, 2], 7, 5.0);
+    let mut c = case(&[4, 3, 2], 7, 5.0, Phi::Linear);
     c.cfg.hardware = dfcgen::Hardware::load("test", &dir).unwrap();
     assert_eq!(c.cfg.hardware.opamp.gbw_hz, Some(20e6));
     let (err, _) = compare(&c, "hw");
@@ -221,12 +247,23 @@ fn hardware_preset_opamps_run_in_ngspice_and_deviate_visibly() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The same flat netlist in dfcsim's own engine (`dfcsim run`), against the same yardstick.
+#[test]
+fn flat_toy_runs_in_dfcsim_and_matches_continuous_time_dfc() {
+    let c = case(&[15, 10, 10, 5], 42, 5.0, Phi::Linear);
+    let (err, _) = compare_with(&c, "dfcsim", run_dfcsim);
+    for (k, e) in &err {
+        assert!(*e < 1e-3, "{k}: dfcsim vs RK4 deviation {e:e} ≥ 1e-3");
+    }
+}
+
 #[test]
 fn flat_4_3_2_matches_continuous_time_dfc() {
     if !ngspice_available() {
         return;
     }
-    let c = case(&[4, 3, 2], 7, 5.0);
+    // tanh output layer here (the toy below has the linear one)
+    let c = case(&[4, 3, 2], 7, 5.0, Phi::Tanh);
     let (err, _) = compare(&c, "432");
     for (k, e) in &err {
         assert!(*e < 1e-3, "{k}: ngspice vs RK4 deviation {e:e} ≥ 1e-3");
@@ -238,7 +275,7 @@ fn flat_15_10_10_5_matches_continuous_time_dfc_and_settles_to_ssa() {
     if !ngspice_available() {
         return;
     }
-    let c = case(&[15, 10, 10, 5], 42, 15.0);
+    let c = case(&[15, 10, 10, 5], 42, 15.0, Phi::Linear);
     let (err, raw) = compare(&c, "toy");
     for (k, e) in &err {
         assert!(*e < 1e-3, "{k}: ngspice vs RK4 deviation {e:e} ≥ 1e-3");
@@ -350,15 +387,13 @@ fn flat_15_10_10_5_matches_continuous_time_dfc_and_settles_to_ssa() {
     );
 }
 
+/// Per layer: central compartments v_i and basal compartments v_i^ff at one instant.
+type LayerState = (Vec<Vec<f64>>, Vec<Vec<f64>>);
+
 /// DFC update (rule 5) integrated over the controlled phase by the trapezoid rule:
 /// ΔW_i = ∫ (φ(v_i) − φ(v_i^ff)) r_{i−1}ᵀ dt, all layers concatenated (dimensionless time).
-fn dfc_update(
-    net: &DfcNetwork,
-    x: &[f64],
-    times: &[f64],
-    states: &[(Vec<Vec<f64>>, Vec<Vec<f64>>)],
-) -> Vec<f64> {
-    let integrand = |(v, vff): &(Vec<Vec<f64>>, Vec<Vec<f64>>)| -> Vec<f64> {
+fn dfc_update(net: &DfcNetwork, x: &[f64], times: &[f64], states: &[LayerState]) -> Vec<f64> {
+    let integrand = |(v, vff): &LayerState| -> Vec<f64> {
         let mut out = Vec::new();
         for i in 0..net.layers() {
             let prev: Vec<f64> = if i == 0 {
@@ -391,7 +426,17 @@ fn angle_deg(a: &[f64], b: &[f64]) -> f64 {
     (dot / (na * nb)).clamp(-1.0, 1.0).acos().to_degrees()
 }
 
-const FIXTURE: &str = "/work/shared/reference/dfc-toy/dfc_FreezeFB_WeightProduct_B4.json";
+/// The reference fixture in `shared/` beside the clone (CI) or beside the worktree folder.
+fn fixture() -> std::path::PathBuf {
+    let rel = "shared/reference/dfc-toy/dfc_FreezeFB_WeightProduct_B4.json";
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let beside = dir.join("..").join(rel);
+    if beside.exists() {
+        beside
+    } else {
+        dir.join("../..").join(rel)
+    }
+}
 
 /// The reference implementation's own weights and sample (via `--init`'s reader): the flat
 /// circuit matches the continuous-time equations as tightly as for random weights, and stays
@@ -399,14 +444,14 @@ const FIXTURE: &str = "/work/shared/reference/dfc-toy/dfc_FreezeFB_WeightProduct
 /// compartment), whose discretisation error is what separates the two.
 #[test]
 fn reference_fixture_circuit_tracks_the_reference_traces() {
-    if !ngspice_available() || !Path::new(FIXTURE).exists() {
-        eprintln!("note: ngspice or {FIXTURE} missing, skipping");
+    let fixture = fixture();
+    if !ngspice_available() || !fixture.exists() {
+        eprintln!("note: ngspice or {} missing, skipping", fixture.display());
         return;
     }
     let arch = [15, 10, 10, 5];
     let phis = dfcgen::layer_phis(&arch, Phi::Linear);
-    let (net, sample) =
-        network::from_reference_json(Path::new(FIXTURE), &arch, phis, 0, 0.05).unwrap();
+    let (net, sample) = network::from_reference_json(&fixture, &arch, phis, 0, 0.05).unwrap();
     let sample = sample.expect("fixture has x, y, output_target");
     let mut cfg = GenConfig::new("net");
     cfg.flat = true;
@@ -416,7 +461,7 @@ fn reference_fixture_circuit_tracks_the_reference_traces() {
         assert!(*e < 1e-3, "{k}: ngspice vs RK4 deviation {e:e} ≥ 1e-3");
     }
     let fixture: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(FIXTURE).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
     let steps: Vec<usize> = fixture["trace_u"]["steps"]
         .as_array()
         .unwrap()

@@ -18,12 +18,34 @@ const REF_EPOCH_FIXED_MS: f64 = 4.8;
 const REF_EPOCH_LEARNED_MS: f64 = 6.3;
 const REF_SSA_MS: f64 = 0.39;
 
-fn report(name: &str, samples: usize, secs: f64, reference_ms: f64) {
-    let ms = 1e3 * secs / samples as f64;
+/// CPU seconds (user + system) of this process so far, from /proc (the machine is
+/// shared, so wall time alone overstates the cost); None where /proc is missing.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = stat.rsplit(')').next()?;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+struct Timer(Instant, Option<f64>);
+
+fn start() -> Timer {
+    Timer(Instant::now(), cpu_seconds())
+}
+
+fn report(name: &str, samples: usize, t: Timer, reference_ms: f64) {
+    let wall = t.0.elapsed().as_secs_f64();
+    let cpu = match (t.1, cpu_seconds()) {
+        (Some(a), Some(b)) => b - a,
+        _ => wall,
+    };
+    let ms = 1e3 * cpu / samples as f64;
     println!(
-        "{name:38} {:10.0} samples/s  {:8.4} ms/sample  reference {reference_ms} ms  speed-up {:6.1}x",
-        samples as f64 / secs,
+        "{name:36} {:9.0} samples/s (CPU) {:8.4} ms/sample CPU, {:8.4} wall; reference {reference_ms} ms: {:6.1}x",
+        samples as f64 / cpu,
         ms,
+        1e3 * wall / samples as f64,
         reference_ms / ms
     );
 }
@@ -54,44 +76,34 @@ fn ideal_speed() {
     let p = cfg.forward_params();
     pool.install(|| {
         let bf = dfc::forward_batch(&net, &xs, &ys, Loss::Mse, cfg.target_stepsize);
-        let reps = 8;
-        let t = Instant::now();
+        let reps = 16;
+        let t = start();
         for _ in 0..reps {
             std::hint::black_box(dfc::simulate_batch(&net, &xs, &bf, &p, true, &[]));
         }
         report(
             "DFC forward phase (1000 steps)",
             reps * b,
-            t.elapsed().as_secs_f64(),
+            t,
             REF_FORWARD_MS,
         );
-        let t = Instant::now();
+        let t = start();
         for _ in 0..reps * 10 {
             std::hint::black_box(dfc::ssa_batch(&net, &xs, &bf, p.alpha, None));
         }
-        report(
-            "DFC-SSA update",
-            reps * 10 * b,
-            t.elapsed().as_secs_f64(),
-            REF_SSA_MS,
-        );
+        report("DFC-SSA update", reps * 10 * b, t, REF_SSA_MS);
         let pf = cfg.feedback_params();
         let noise = ApicalNoise {
             sigma: cfg.sigma_fb,
             sigma_out: cfg.sigma_output_fb,
         };
-        let t = Instant::now();
+        let t = start();
         for k in 0..reps * 10 {
             std::hint::black_box(feedback::feedback_gradients(
                 &net, &xs, &pf, noise, 1, k as u64,
             ));
         }
-        report(
-            "feedback phase (50 steps)",
-            reps * 10 * b,
-            t.elapsed().as_secs_f64(),
-            0.23,
-        );
+        report("feedback phase (50 steps)", reps * 10 * b, t, 0.23);
         // Whole epochs of the toy task with metrics, fixed and learned feedback.
         let mut c1 = cfg.clone();
         c1.epochs = 1;
@@ -105,13 +117,13 @@ fn ideal_speed() {
                 feedback: fb,
                 loss: Loss::Mse,
             };
-            let t = Instant::now();
+            let t = start();
             let r = train::train(&c1, &spec, &splits, net.clone(), |_, _, _| {}, |_| {});
             assert_eq!(r.rows.len(), 1);
             report(
                 &format!("training epoch, {fb:?} feedback"),
                 splits.train.len(),
-                t.elapsed().as_secs_f64(),
+                t,
                 reference,
             );
         }

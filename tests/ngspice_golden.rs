@@ -53,6 +53,7 @@ macro_rules! golden_tests {
 }
 
 golden_tests!(
+    behavioural,
     controlled_sources,
     ic_uic,
     integrator_e,
@@ -61,6 +62,7 @@ golden_tests!(
     rlc_ringdown,
     sources,
     subckt_params,
+    syntax,
     tanh_chain,
 );
 
@@ -235,4 +237,20 @@ fn comparison_treats_flat_signals_absolutely() {
     assert_eq!(failing(&compare(&leaky, &g)), ["i(vu1)"]);
     let tiny = with_signal(g.clone(), "i(vu1)", |_, y| y + 1e-12);
     assert!(compare(&tiny, &g).pass());
+}
+
+#[test]
+fn comparison_catches_a_run_that_stopped_early() {
+    // a waveform cut at 90 % of the span, even if the cut part were flat, is not a full run
+    let g = rc_golden();
+    let stop = 0.9 * g.time[g.time.len() - 1];
+    let n = g.time.partition_point(|&t| t <= stop);
+    let cut = Waveform {
+        time: g.time[..n].to_vec(),
+        names: g.names.clone(),
+        signals: g.signals.iter().map(|s| s[..n].to_vec()).collect(),
+    };
+    let c = compare(&cut, &g);
+    assert!(!c.pass() && c.short.is_some());
+    assert!(c.table("rc_step", Method::Trap).contains("does not cover"));
 }

@@ -54,6 +54,7 @@ macro_rules! live_tests {
 }
 
 live_tests!(
+    behavioural,
     controlled_sources,
     ic_uic,
     integrator_e,
@@ -62,6 +63,7 @@ live_tests!(
     rlc_ringdown,
     sources,
     subckt_params,
+    syntax,
     tanh_chain,
 );
 

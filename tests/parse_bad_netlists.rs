@@ -238,7 +238,13 @@ fn bad_expression() {
 
 #[test]
 fn parameter_cycle() {
-    let e = expect("param_cycle.cir", ErrorKind::UndefinedParam, 3, 13, "2 * a");
+    let e = expect(
+        "param_cycle.cir",
+        ErrorKind::UndefinedParam,
+        3,
+        12,
+        "{2 * a}",
+    );
     assert!(e.message.contains("depends on itself"), "{e}");
 }
 
@@ -246,4 +252,42 @@ fn parameter_cycle() {
 fn missing_file() {
     let e = load(&bad("does_not_exist.cir")).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Io);
+}
+
+#[test]
+fn duplicate_element_name() {
+    expect("duplicate_name.cir", ErrorKind::DuplicateName, 4, 1, "r1");
+}
+
+#[test]
+fn unsupported_analysis() {
+    expect(
+        "unsupported_analysis.cir",
+        ErrorKind::Unsupported,
+        4,
+        1,
+        ".ac",
+    );
+}
+
+#[test]
+fn pwl_times_must_not_decrease() {
+    expect("pwl_decreasing.cir", ErrorKind::BadValue, 2, 21, "1m");
+}
+
+#[test]
+fn ic_on_unknown_node() {
+    expect("unknown_ic_node.cir", ErrorKind::UnknownNode, 5, 7, "c");
+}
+
+#[test]
+fn expression_nested_too_deeply() {
+    let e = expect(
+        "too_deep.cir",
+        ErrorKind::TooLarge,
+        3,
+        9,
+        "((((((((((((((((((((((((((((((((((((((((((((((((((1))))))))))))))))))))))))))))))))))))))))))))))))))",
+    );
+    assert!(e.message.contains("nested too deeply"), "{e}");
 }

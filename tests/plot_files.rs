@@ -434,3 +434,83 @@ fn sharp_zigzags_stay_inside_the_plot_area() {
     assert_eq!(outside, 0, "curve pixels outside the plot area");
     clean(&dir);
 }
+
+#[test]
+fn extreme_and_degenerate_values_still_plot() {
+    let dir = temp_dir("extreme");
+    let sig = |n: &str, unit| Signal {
+        name: n.into(),
+        unit,
+    };
+    let mut w = Waveforms::new(
+        "extremes",
+        "Transient Analysis",
+        vec![
+            sig("time", Unit::Time),
+            sig("v(huge)", Unit::Voltage),
+            sig("i(tiny)", Unit::Current),
+            sig("v(flat)", Unit::Voltage),
+            sig("gain", Unit::None),
+        ],
+    );
+    for k in 0..50 {
+        let t = k as f64 * 1e-12;
+        let gap = if k == 20 { f64::NAN } else { 1.0 };
+        w.push_row(&[t, 1e300 * (1.0 + k as f64) * gap, 1e-20, 0.0, f64::INFINITY]);
+    }
+    let png = dir.join("extremes.png");
+    plot::waveforms(&w, &PlotSpec::default(), &png).unwrap();
+    let fig = plot::waveforms_figure(&w, &PlotSpec::default()).unwrap();
+    // the all-infinite `gain` panel is left out of the picture
+    let drawn = fig.panels.iter().filter(|p| !p.y.unit.is_empty()).count();
+    assert_eq!(drawn, 2);
+    let pic = decode_png(&png);
+    let (w_px, _) = fig.size();
+    assert_eq!(pic.width, w_px);
+    assert!(pic.non_white_fraction() > 0.01);
+    let svg = dir.join("extremes.svg");
+    plot::waveforms(&w, &PlotSpec::default(), &svg).unwrap();
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("time [ps]"), "picosecond axis");
+    assert!(!text.contains("000000000000"), "no endless tick labels");
+    clean(&dir);
+}
+
+#[test]
+fn sweep_on_a_log_x_axis() {
+    // compare's sweeps: a metric against e.g. the number of conductance states
+    let dir = temp_dir("sweep");
+    let states = [2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];
+    let series = |label: &str, color, scale: f64| Series {
+        label: label.into(),
+        x: states.to_vec(),
+        y: states.iter().map(|s| scale / s.sqrt() + 0.02).collect(),
+        color,
+        markers: true,
+        ..Series::default()
+    };
+    let mut x = Axis::new("conductance states", "");
+    x.log = true;
+    let fig = Figure::new(
+        "final test error vs conductance states",
+        vec![Panel {
+            title: String::new(),
+            x,
+            y: Axis::new("test error", ""),
+            series: vec![series("rram", 1, 0.3), series("pcm", 2, 0.5)],
+        }],
+    );
+    let png = dir.join("sweep.png");
+    plot::lines(&fig, &png).unwrap();
+    assert_drawn(&png, fig.size(), 0);
+    let svg = dir.join("sweep.svg");
+    plot::lines(&fig, &svg).unwrap();
+    let text = std::fs::read_to_string(&svg).unwrap();
+    for tick in ["10", "100", "1000"] {
+        assert!(
+            text.contains(&format!("\n{tick}\n</text>")),
+            "decade tick {tick}"
+        );
+    }
+    clean(&dir);
+}

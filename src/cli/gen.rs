@@ -51,6 +51,16 @@ pub struct Args {
     /// Feed-forward settle phase length in τ_u.
     #[arg(long, default_value_t = 1.0)]
     pub t_ff: f64,
+    /// Learning variant recorded in the .learn card: dfc (update integrated over the
+    /// controlled phase) or dfc-ss (update from the final state).
+    #[arg(long, default_value = "dfc")]
+    pub variant: String,
+    /// Make the feedback crossbars Q_i plastic (feedback phase on) instead of fixed.
+    #[arg(long)]
+    pub plastic_feedback: bool,
+    /// Output-layer nonlinearity (default: the task's; student-teacher is linear).
+    #[arg(long)]
+    pub output_phi: Option<String>,
     /// Learning rate (reference convention, η = lr/λ).
     #[arg(long, default_value_t = 0.05)]
     pub lr: f64,
@@ -70,10 +80,21 @@ pub struct Args {
 
 pub fn main(a: Args) -> Result<(), crate::CliError> {
     let arch = dfcgen::parse_arch(&a.arch)?;
-    let output_phi = match a.task.as_str() {
+    let mut output_phi = match a.task.as_str() {
         "student-teacher" => Phi::Linear,
         other => return Err(format!("unknown --task `{other}` (known: student-teacher)").into()),
     };
+    match a.output_phi.as_deref() {
+        None => {}
+        Some("tanh") => output_phi = Phi::Tanh,
+        Some("linear") => output_phi = Phi::Linear,
+        Some(other) => {
+            return Err(format!("unknown --output-phi `{other}` (known: tanh, linear)").into());
+        }
+    }
+    if !matches!(a.variant.as_str(), "dfc" | "dfc-ss") {
+        return Err(format!("unknown --variant `{}` (known: dfc, dfc-ss)", a.variant).into());
+    }
     let phis = dfcgen::layer_phis(&arch, output_phi);
     let (net, sample) = match &a.init {
         Some(path) => {
@@ -99,6 +120,12 @@ pub fn main(a: Args) -> Result<(), crate::CliError> {
         .unwrap_or_else(|| "net".into());
     let mut cfg = GenConfig::new(&stem);
     cfg.hardware = Hardware::load(&a.hardware, &a.models_dir)?;
+    if cfg.hardware.lib.is_none() {
+        eprintln!(
+            "note: {} not found: built-in ideal preset (G in [1 µS, 50 µS], A0 = 1e6)",
+            a.models_dir.join("ideal.lib").display()
+        );
+    }
     if let Some(lib) = &cfg.hardware.lib {
         let out_dir = match a.output.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -123,6 +150,8 @@ pub fn main(a: Args) -> Result<(), crate::CliError> {
     cfg.dfc.t_ctl = a.t_ctl;
     cfg.dfc.t_ff = a.t_ff;
     cfg.dfc.lr = a.lr;
+    cfg.dfc.variant = a.variant.clone();
+    cfg.dfc.plastic_feedback = a.plastic_feedback;
     let out = dfcgen::generate(&net, &sample, &cfg)?;
     out.write(&a.output)?;
     eprintln!(

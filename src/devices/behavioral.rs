@@ -3,8 +3,10 @@
 //!
 //! The expression is compiled once into a flat tape (one register per node of the tree);
 //! evaluation fills preallocated value and derivative buffers, so a Newton iteration
-//! allocates nothing. Function semantics follow ngspice (e.g. `sqrt`, `ln` and `^` use the
-//! magnitude of their argument).
+//! allocates nothing. Function semantics follow ngspice 39: `^` and `pow` use the magnitude
+//! of the base, `sqrt`/`ln`/`log10` of a negative value are an error (NaN here), `u(0)` is
+//! 0.5. `limit(x, lo, hi)` clamps x to [lo, hi] (ngspice 39's own `limit` behaves
+//! differently and is not reproduced).
 
 use super::{Charges, Device, Layout, LoadCtx, SlotBuilder};
 use crate::expr::{BinaryOp, Expr, Func, UnaryOp};
@@ -73,6 +75,11 @@ impl Tape {
             Expr::NodeV(id) => {
                 if id.is_ground() {
                     self.push(Op::Const(0.0))
+                } else if id.0 > layout.n_nodes {
+                    return Err(format!(
+                        "v(…) refers to node index {}, which is not in the circuit",
+                        id.0
+                    ));
                 } else {
                     self.var(layout.node(*id))
                 }
@@ -322,16 +329,18 @@ fn pow_parts(a: f64, b: f64) -> (f64, f64, f64) {
 fn func1(f: Func, a: f64) -> (f64, f64) {
     match f {
         Func::Abs => (a.abs(), if a >= 0.0 { 1.0 } else { -1.0 }),
+        // ngspice refuses negative arguments of sqrt and the logarithms: NaN makes the
+        // engine report the equation.
         Func::Sqrt => {
-            let s = a.abs().sqrt();
-            (s, if s > 0.0 { 0.5 / s * a.signum() } else { 0.0 })
+            let s = a.sqrt();
+            (s, if s > 0.0 { 0.5 / s } else { 0.0 })
         }
         Func::Exp => {
             let e = a.exp();
             (e, e)
         }
-        Func::Ln => (a.abs().ln(), 1.0 / a),
-        Func::Log10 => (a.abs().log10(), 1.0 / (a * std::f64::consts::LN_10)),
+        Func::Ln => (a.ln(), 1.0 / a),
+        Func::Log10 => (a.log10(), 1.0 / (a * std::f64::consts::LN_10)),
         Func::Tanh => {
             let t = a.tanh();
             (t, 1.0 - t * t)
@@ -345,7 +354,17 @@ fn func1(f: Func, a: f64) -> (f64, f64) {
             let t = a.tan();
             (t, 1.0 + t * t)
         }
-        Func::Step => (if a > 0.0 { 1.0 } else { 0.0 }, 0.0),
+        // ngspice: u(0) = 0.5
+        Func::Step => (
+            if a > 0.0 {
+                1.0
+            } else if a < 0.0 {
+                0.0
+            } else {
+                0.5
+            },
+            0.0,
+        ),
         Func::Sgn => (
             if a > 0.0 {
                 1.0

@@ -39,4 +39,7 @@ impl Device for Cccs {
         jac[self.pc] += self.gain;
         jac[self.nc] -= self.gain;
     }
+    fn is_static(&self) -> bool {
+        true
+    }
 }

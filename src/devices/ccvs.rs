@@ -55,4 +55,7 @@ impl Device for Ccvs {
         jac[self.bn] -= 1.0;
         jac[self.bc] -= self.r;
     }
+    fn is_static(&self) -> bool {
+        true
+    }
 }

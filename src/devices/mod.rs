@@ -28,7 +28,7 @@ pub mod voltage_source;
 
 use crate::circuit::{Circuit, ElementKind, NodeId};
 
-pub use array::{ArrayFactory, ArrayRegistry};
+pub use array::{ArrayFactory, ArrayRegistry, InternalFn};
 pub use behavioral::{BehavioralCurrent, BehavioralVoltage, Tape};
 pub use capacitor::Capacitor;
 pub use cccs::Cccs;
@@ -55,23 +55,79 @@ pub enum DeviceError {
     Invalid { element: String, message: String },
 }
 
-/// Where the unknowns are: node voltages first (node k ↦ k−1), then branch currents.
+/// Internal unknowns an array device asks for, by name suffix (`s_3` becomes `an1#s_3`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InternalUnknowns {
+    /// Node-like unknowns (volts): internal nodes such as op-amp summing nodes.
+    pub nodes: Vec<String>,
+    /// Branch-like unknowns (amperes): currents of internal voltage sources.
+    pub branches: Vec<String>,
+}
+
+/// Where one array element's internal unknowns sit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InternalRange {
+    /// Element index in the circuit.
+    pub element: usize,
+    /// Unknown indices of the internal nodes (inside `Layout::n_nodes`).
+    pub nodes: std::ops::Range<usize>,
+    /// Unknown indices of the internal branches (after the elements' branches).
+    pub branches: std::ops::Range<usize>,
+    names: InternalUnknowns,
+}
+
+/// Where the unknowns are: circuit nodes first (node k ↦ k−1), then internal nodes of
+/// array devices, then branch currents of elements, then internal branches.
 #[derive(Debug, Clone)]
 pub struct Layout {
-    /// Number of non-ground nodes.
+    /// Number of non-ground node-like unknowns (circuit nodes + internal nodes).
     pub n_nodes: usize,
+    /// Number of non-ground circuit nodes (the internal nodes follow them).
+    pub n_circuit_nodes: usize,
     /// Total number of unknowns; also the index of ground (the trash row).
     pub n: usize,
     /// Branch unknown of each element (V, E, H, L, B with V=), by element index.
     pub branch_of: Vec<Option<usize>>,
     /// For each unknown: the element owning the branch (None for nodes).
     pub branch_owner: Vec<Option<usize>>,
+    /// Internal unknowns of array elements, in element order.
+    pub internal: Vec<InternalRange>,
+    /// Element names (for internal unknown names).
+    element_names: Vec<String>,
 }
 
 impl Layout {
+    /// Layout without internal unknowns.
     pub fn new(circuit: &Circuit) -> Layout {
-        let n_nodes = circuit.nodes.len().saturating_sub(1);
-        let mut n = n_nodes;
+        Self::with_internal(circuit, |_| Ok::<_, std::convert::Infallible>(None))
+            .unwrap_or_else(|e| match e {})
+    }
+
+    /// Layout with the internal unknowns `ask` returns for each element (`None`: none).
+    pub fn with_internal<E>(
+        circuit: &Circuit,
+        mut ask: impl FnMut(&crate::circuit::Element) -> Result<Option<InternalUnknowns>, E>,
+    ) -> Result<Layout, E> {
+        let n_circuit_nodes = circuit.nodes.len().saturating_sub(1);
+        let mut asked = Vec::new();
+        for (k, e) in circuit.elements.iter().enumerate() {
+            if let Some(iu) = ask(e)? {
+                asked.push((k, iu));
+            }
+        }
+        let mut n = n_circuit_nodes;
+        let mut internal = Vec::with_capacity(asked.len());
+        for (k, iu) in asked {
+            let start = n;
+            n += iu.nodes.len();
+            internal.push(InternalRange {
+                element: k,
+                nodes: start..n,
+                branches: 0..0,
+                names: iu,
+            });
+        }
+        let n_nodes = n;
         let mut branch_of = Vec::with_capacity(circuit.elements.len());
         let mut branch_owner = vec![None; n_nodes];
         for (k, e) in circuit.elements.iter().enumerate() {
@@ -91,12 +147,21 @@ impl Layout {
                 branch_of.push(None);
             }
         }
-        Layout {
+        for r in internal.iter_mut() {
+            let start = n;
+            n += r.names.branches.len();
+            r.branches = start..n;
+            branch_owner.extend(std::iter::repeat_n(Some(r.element), r.branches.len()));
+        }
+        Ok(Layout {
             n_nodes,
+            n_circuit_nodes,
             n,
             branch_of,
             branch_owner,
-        }
+            internal,
+            element_names: circuit.elements.iter().map(|e| e.name.clone()).collect(),
+        })
     }
 
     /// Unknown index of a node; ground maps to the trash index `n`.
@@ -105,11 +170,32 @@ impl Layout {
         if id.is_ground() { self.n } else { id.0 - 1 }
     }
 
-    /// Human name of an unknown: the node name, or `i(elem)` for a branch.
+    /// Name of element `k` (empty when out of range).
+    pub fn element_name(&self, k: usize) -> &str {
+        self.element_names.get(k).map(String::as_str).unwrap_or("")
+    }
+
+    /// Internal unknowns of element `element` (index), if it asked for any.
+    pub fn internal_of(&self, element: usize) -> Option<&InternalRange> {
+        self.internal.iter().find(|r| r.element == element)
+    }
+
+    /// Human name of an unknown: the node name, `i(elem)` for a branch, `elem#suffix` /
+    /// `i(elem#suffix)` for internal unknowns of array devices.
     pub fn unknown_name(&self, circuit: &Circuit, k: usize) -> String {
-        if k < self.n_nodes {
-            circuit.nodes[k + 1].clone()
-        } else if let Some(Some(e)) = self.branch_owner.get(k) {
+        if k < self.n_circuit_nodes {
+            return circuit.nodes[k + 1].clone();
+        }
+        for r in &self.internal {
+            let elem = &self.element_names[r.element];
+            if r.nodes.contains(&k) {
+                return format!("{elem}#{}", r.names.nodes[k - r.nodes.start]);
+            }
+            if r.branches.contains(&k) {
+                return format!("i({elem}#{})", r.names.branches[k - r.branches.start]);
+            }
+        }
+        if let Some(Some(e)) = self.branch_owner.get(k) {
             format!("i({})", circuit.elements[*e].name)
         } else {
             "ground".to_string()
@@ -124,6 +210,8 @@ pub struct SlotBuilder {
     pub(crate) n: usize,
     pub(crate) pairs: Vec<(usize, usize)>,
     pub(crate) pattern: Option<crate::engine::matrix::Pattern>,
+    /// Positions handed out in pass 2, in order (the engine reads them per device).
+    pub(crate) handed_out: Vec<usize>,
 }
 
 impl SlotBuilder {
@@ -137,12 +225,14 @@ impl SlotBuilder {
                 0
             }
             Some(p) => {
-                if row < self.n && col < self.n {
+                let pos = if row < self.n && col < self.n {
                     p.position(row, col)
                         .expect("slot requested in pass 2 but not in pass 1")
                 } else {
                     p.nnz()
-                }
+                };
+                self.handed_out.push(pos);
+                pos
             }
         }
     }
@@ -252,6 +342,16 @@ pub trait Device {
     fn is_linear(&self) -> bool {
         true
     }
+    /// True when the Jacobian is constant in x and time and the residual is exactly
+    /// J·x (R, G, E, F, H): the engine then stamps it once and reuses it.
+    fn is_static(&self) -> bool {
+        false
+    }
+    /// The device as `Any`, so that array devices can be reached by their concrete type
+    /// (e.g. a crossbar's conductances) through `Simulator::device_mut`.
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        None
+    }
 }
 
 /// Closed set of device kinds, dispatched statically in the hot loop; array devices
@@ -343,6 +443,34 @@ impl Device for AnyDevice {
     fn is_linear(&self) -> bool {
         dispatch!(self, d => d.is_linear())
     }
+    fn is_static(&self) -> bool {
+        dispatch!(self, d => d.is_static())
+    }
+}
+
+/// The nodes an element's terminals (and controls) name.
+fn element_nodes(kind: &ElementKind) -> Vec<NodeId> {
+    match kind {
+        ElementKind::Resistor { p, n, .. }
+        | ElementKind::Capacitor { p, n, .. }
+        | ElementKind::Inductor { p, n, .. }
+        | ElementKind::VoltageSource { p, n, .. }
+        | ElementKind::CurrentSource { p, n, .. }
+        | ElementKind::Cccs { p, n, .. }
+        | ElementKind::Ccvs { p, n, .. }
+        | ElementKind::BehavioralVoltage { p, n, .. }
+        | ElementKind::BehavioralCurrent { p, n, .. } => vec![*p, *n],
+        ElementKind::Vcvs { p, n, cp, cn, .. } | ElementKind::Vccs { p, n, cp, cn, .. } => {
+            vec![*p, *n, *cp, *cn]
+        }
+        ElementKind::Array { ports, .. } => ports
+            .iter()
+            .flat_map(|port| match port {
+                crate::circuit::Port::Scalar(id) => vec![*id],
+                crate::circuit::Port::Vector(ids) => ids.clone(),
+            })
+            .collect(),
+    }
 }
 
 /// Builds one device per element (same order as `circuit.elements`).
@@ -352,7 +480,17 @@ pub fn build_devices(
     registry: &ArrayRegistry,
 ) -> Result<Vec<AnyDevice>, DeviceError> {
     let mut out = Vec::with_capacity(circuit.elements.len());
+    let n_names = circuit.nodes.len().max(1);
     for (k, e) in circuit.elements.iter().enumerate() {
+        if let Some(bad) = element_nodes(&e.kind)
+            .into_iter()
+            .find(|id| id.0 >= n_names)
+        {
+            return Err(DeviceError::Invalid {
+                element: e.name.clone(),
+                message: format!("node index {} is not in the circuit's node list", bad.0),
+            });
+        }
         let nd = |id: NodeId| layout.node(id);
         let branch = || layout.branch_of[k].expect("layout gives this element a branch");
         let control_branch = |control: usize| -> Result<usize, DeviceError> {

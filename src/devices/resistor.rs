@@ -33,4 +33,7 @@ impl Device for Resistor {
         f[self.n] -= i;
         self.q.add(jac, self.g);
     }
+    fn is_static(&self) -> bool {
+        true
+    }
 }

@@ -86,6 +86,9 @@ fn pwl_value(points: &[(f64, f64)], t: f64) -> f64 {
     }
 }
 
+/// Periods of a PULSE whose corners become breakpoints.
+const MAX_PULSE_PERIODS: u64 = 100_000;
+
 /// Appends the corner times of the waveform in (0, tstop].
 pub fn breakpoints(w: &Waveform, tstop: f64, out: &mut Vec<f64>) {
     match w {
@@ -114,8 +117,9 @@ pub fn breakpoints(w: &Waveform, tstop: f64, out: &mut Vec<f64>) {
                 }
                 k += 1;
                 let done_periods = np.is_some_and(|np| k >= np);
-                // Guard against a period so small that corners would flood the list.
-                if *per <= 0.0 || done_periods || k > 10_000_000 {
+                // Guard against a period so small that corners would flood the list
+                // (beyond this the source is stepped by the error control alone).
+                if *per <= 0.0 || done_periods || k >= MAX_PULSE_PERIODS {
                     break;
                 }
             }

@@ -49,4 +49,7 @@ impl Device for Vccs {
         jac[self.ncp] -= self.gm;
         jac[self.ncn] += self.gm;
     }
+    fn is_static(&self) -> bool {
+        true
+    }
 }

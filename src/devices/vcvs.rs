@@ -59,4 +59,7 @@ impl Device for Vcvs {
         jac[self.bcp] -= self.gain;
         jac[self.bcn] += self.gain;
     }
+    fn is_static(&self) -> bool {
+        true
+    }
 }

@@ -8,6 +8,12 @@
 //! Parameters are evaluated lazily, so a `.param` may use one defined later (as ngspice
 //! does); a cycle is an error. Inside an instance, names resolve through the chain of
 //! instances up to the top level; instance overrides are evaluated in the caller.
+//!
+//! Where dfcsim knowingly differs from ngspice 39: `limit(x, lo, hi)` clamps (ngspice's
+//! B-source and numparam `limit` return other values); `pwr` means sgn(x)·|x|^y also in
+//! `.param` (numparam: |x|^y); a DC value written next to PULSE/PWL/SIN is ignored with a
+//! warning (ngspice uses it for a standalone `.op` only); `.meas`/`.four` are ignored with a
+//! warning; `.ac`, `.dc` and other analyses are errors.
 
 mod check;
 
@@ -19,7 +25,7 @@ use crate::circuit::{
     Analysis, Circuit, ControlCard, Element, ElementKind, Method, Model, NodeId, ParamValue, Port,
     Save, Waveform,
 };
-use crate::expr::{BinaryOp, Expr};
+use crate::expr::{BinaryOp, Expr, Func};
 pub use crate::parse::ast::Warning;
 use crate::parse::ast::{
     ElementBody, ElementCard, Item, ModelCard, ModelValue, Name, Netlist, SaveItem, SourceFn,
@@ -47,7 +53,7 @@ pub fn load_str(text: &str, path: &Path) -> Result<Circuit> {
 }
 
 pub fn load_with_warnings(path: &Path) -> Result<(Circuit, Vec<Warning>)> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::parse::source::read_text(path).map_err(|e| {
         NetlistError::new(
             ErrorKind::Io,
             Span {
@@ -620,6 +626,11 @@ impl<'a> Elaborator<'a> {
                 for a in args {
                     out.push(self.resolve(a, ctx, level, signals, depth)?);
                 }
+                if *f == Func::Pow && signals && !out.is_empty() {
+                    // ngspice 39: in B sources pow(x, y) is |x|^y; in .param it is x^y.
+                    let x = out.remove(0);
+                    out.insert(0, Expr::Call(Func::Abs, vec![x]));
+                }
                 Expr::Call(*f, out)
             }
             Expr::Ternary(c, a, b) => Expr::Ternary(
@@ -905,6 +916,13 @@ impl<'a> Elaborator<'a> {
         func: Option<&SourceFn>,
     ) -> Result<Waveform> {
         let label = card.name.text.as_str();
+        if let (Some(dc), Some(_)) = (dc, func) {
+            // ngspice uses the DC value for a standalone .op, the function for .tran.
+            self.warn(
+                &dc.span,
+                format!("{label}: DC value ignored; the transient function gives the value at t=0"),
+            );
+        }
         let Some(func) = func else {
             return Ok(Waveform::Dc(match dc {
                 Some(v) => self.value(v)?,
@@ -1305,12 +1323,19 @@ fn contains_current_ref(e: &Expr) -> bool {
 }
 
 fn bad_value(v: &Value, message: &str) -> NetlistError {
+    let hint = if message.contains("PWL") {
+        "PWL(t1 v1 t2 v2 …) needs non-decreasing times"
+    } else if message.contains(".tran") {
+        "write .tran tstep tstop [tstart [tmax]] [uic] with 0 <= tstart < tstop"
+    } else {
+        "check the value"
+    };
     NetlistError::new(
         ErrorKind::BadValue,
         v.span.clone(),
         v.text.clone(),
         message.to_string(),
-        "check the value",
+        hint,
     )
 }
 

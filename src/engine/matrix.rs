@@ -21,15 +21,18 @@ pub struct Pattern {
 
 impl Pattern {
     /// Builds the CSC pattern from the (row, col) pairs devices asked for; trash
-    /// positions (ground) never reach here. Every diagonal entry is included so that
-    /// gmin stepping and `.ic` forcing have a slot.
-    pub fn from_pairs(n: usize, pairs: &[(usize, usize)]) -> Pattern {
+    /// positions (ground) never reach here. The diagonal entries of the first
+    /// `extra_diagonals` unknowns (the nodes) are added so that gmin stepping and `.ic`
+    /// forcing have a slot.
+    pub fn from_pairs(n: usize, pairs: &[(usize, usize)], extra_diagonals: usize) -> Pattern {
         let mut cols: Vec<Vec<usize>> = vec![Vec::new(); n];
         for &(r, c) in pairs {
             cols[c].push(r);
         }
         for (c, col) in cols.iter_mut().enumerate() {
-            col.push(c);
+            if c < extra_diagonals {
+                col.push(c);
+            }
             col.sort_unstable();
             col.dedup();
         }
@@ -70,6 +73,7 @@ impl SlotBuilder {
             n,
             pairs: Vec::new(),
             pattern: None,
+            handed_out: Vec::new(),
         }
     }
     /// Builder that resolves pairs to value positions (second pass).
@@ -78,6 +82,7 @@ impl SlotBuilder {
             n: pattern.n,
             pairs: Vec::new(),
             pattern: Some(pattern.clone()),
+            handed_out: Vec::new(),
         }
     }
 }

@@ -4,11 +4,13 @@
 //! lower-level handle for running many transients on one circuit while changing element
 //! values (conductances, sources) in between, with the pattern and symbolic LU kept.
 
+pub mod btf;
 pub mod builder;
 pub mod integrator;
 pub mod matrix;
 mod newton;
 mod op;
+pub mod schur;
 mod tran;
 
 use std::time::Instant;
@@ -18,7 +20,8 @@ use crate::devices::{
     AnyDevice, ArrayRegistry, Device, DeviceError, Layout, SlotBuilder, build_devices,
 };
 use crate::waveform::{Signal, Unit, Waveforms};
-use matrix::{Pattern, SparseLu};
+use btf::BtfLu;
+use matrix::Pattern;
 
 pub use builder::CircuitBuilder;
 pub use tran::TranSpec;
@@ -78,6 +81,14 @@ pub enum SimError {
     TimestepTooSmall {
         time: f64,
         step: f64,
+        unknown: String,
+    },
+    #[error(
+        "{analysis}: an equation is not finite (NaN/inf) at t = {time:e} s at {unknown}: e.g. sqrt/ln/log of a negative value or a division by zero in a B source"
+    )]
+    NonFinite {
+        analysis: String,
+        time: f64,
         unknown: String,
     },
     #[error("bad analysis: {0}")]
@@ -150,6 +161,20 @@ pub struct Simulator {
     element_names: Vec<String>,
     layout: Layout,
     devices: Vec<AnyDevice>,
+    /// Devices loaded every iteration (not static).
+    dynamic: Vec<usize>,
+    /// Devices with constant Jacobian and residual J·x, stamped once into `jac_static`.
+    static_devs: Vec<usize>,
+    jac_static: Vec<f64>,
+    static_dirty: bool,
+    /// Jacobian positions non-static devices (and gmin/`.ic`) write, sorted, with their
+    /// rows and columns.
+    dyn_positions: Vec<usize>,
+    dyn_rows: Vec<usize>,
+    dyn_cols: Vec<usize>,
+    /// Values at `dyn_positions` of the current factorisation.
+    factored_dyn: Vec<f64>,
+    factor_valid: bool,
     /// Devices owning integration states (touched again after Newton converges).
     stateful: Vec<usize>,
     /// Element index owning each state.
@@ -158,7 +183,7 @@ pub struct Simulator {
     ran: bool,
     /// The last transient step was a split TR-BDF2 step.
     last_step_was_split: bool,
-    lu: SparseLu,
+    lu: BtfLu,
     n: usize,
     nnz: usize,
     linear: bool,
@@ -195,7 +220,7 @@ impl Simulator {
         circuit: &Circuit,
         registry: &ArrayRegistry,
     ) -> Result<Simulator, SimError> {
-        let layout = Layout::new(circuit);
+        let layout = Layout::with_internal(circuit, |e| registry.internal_unknowns(e))?;
         let n = layout.n;
         let mut devices = build_devices(circuit, &layout, registry)?;
         // Pass 1: record the pattern; pass 2: resolve positions.
@@ -203,19 +228,62 @@ impl Simulator {
         for d in devices.iter_mut() {
             d.setup(&mut rec);
         }
-        let pattern = Pattern::from_pairs(n, &rec.pairs);
-        let mut res = SlotBuilder::resolving(&pattern);
-        for d in devices.iter_mut() {
-            d.setup(&mut res);
+        let pattern = Pattern::from_pairs(n, &rec.pairs, layout.n_nodes);
+        let mut matchable = vec![false; pattern.nnz()];
+        for &(r, c) in &rec.pairs {
+            matchable[pattern
+                .position(r, c)
+                .expect("requested pair is in the pattern")] = true;
         }
-        let diag: Vec<usize> = (0..n)
-            .map(|k| pattern.position(k, k).expect("diagonal is in the pattern"))
+        let mut res = SlotBuilder::resolving(&pattern);
+        // Positions written by non-static devices: only these change between iterations.
+        let mut dyn_positions = Vec::new();
+        for d in devices.iter_mut() {
+            let start = res.handed_out.len();
+            d.setup(&mut res);
+            if !d.is_static() {
+                dyn_positions.extend_from_slice(&res.handed_out[start..]);
+            }
+        }
+        let diag: Vec<usize> = (0..layout.n_nodes)
+            .map(|k| {
+                pattern
+                    .position(k, k)
+                    .expect("node diagonal is in the pattern")
+            })
             .collect();
         let nnz = pattern.nnz();
-        let lu = SparseLu::new(pattern).map_err(|e| SimError::Singular {
-            analysis: "setup".into(),
-            time: 0.0,
-            unknown: format!("{e:?}"),
+        dyn_positions.extend_from_slice(&diag);
+        dyn_positions.retain(|&k| k < nnz);
+        dyn_positions.sort_unstable();
+        dyn_positions.dedup();
+        let mut dyn_rows = Vec::with_capacity(dyn_positions.len());
+        let mut dyn_cols = Vec::with_capacity(dyn_positions.len());
+        for c in 0..n {
+            for k in pattern.col_ptr[c]..pattern.col_ptr[c + 1] {
+                if dyn_positions.binary_search(&k).is_ok() {
+                    dyn_rows.push(pattern.row_idx[k]);
+                    dyn_cols.push(c);
+                }
+            }
+        }
+        let unknown_names: Vec<String> = (0..n).map(|k| layout.unknown_name(circuit, k)).collect();
+        let lu = BtfLu::new(pattern, &matchable).map_err(|e| {
+            let unknown = match e {
+                matrix::LuFailure::Structural(Some(k)) if k < n => {
+                    if k < layout.n_nodes {
+                        format!("node {}", unknown_names[k])
+                    } else {
+                        format!("branch {}", unknown_names[k])
+                    }
+                }
+                other => format!("{other:?}"),
+            };
+            SimError::Singular {
+                analysis: "setup (structure)".into(),
+                time: 0.0,
+                unknown,
+            }
         })?;
         let mut n_states = 0;
         let mut stateful = Vec::new();
@@ -230,7 +298,8 @@ impl Simulator {
             }
         }
         let linear = devices.iter().all(|d| d.is_linear());
-        let unknown_names: Vec<String> = (0..n).map(|k| layout.unknown_name(circuit, k)).collect();
+        let (static_devs, dynamic): (Vec<usize>, Vec<usize>) =
+            (0..devices.len()).partition(|&k| devices[k].is_static());
         let mut signals = Vec::with_capacity(n);
         for (k, name) in unknown_names.iter().enumerate() {
             let (name, unit) = if k < layout.n_nodes {
@@ -255,6 +324,15 @@ impl Simulator {
             devices,
             stateful,
             state_owner,
+            dynamic,
+            static_devs,
+            jac_static: vec![0.0; nnz + 1],
+            static_dirty: true,
+            factored_dyn: vec![0.0; dyn_positions.len()],
+            dyn_positions,
+            dyn_rows,
+            dyn_cols,
+            factor_valid: false,
             ran: false,
             last_step_was_split: false,
             lu,
@@ -282,6 +360,11 @@ impl Simulator {
     /// Non-zeros of the Jacobian pattern.
     pub fn nonzeros(&self) -> usize {
         self.nnz
+    }
+
+    /// Number of diagonal blocks of the block triangular form and the largest block size.
+    pub fn block_structure(&self) -> (usize, usize) {
+        (self.lu.block_count(), self.lu.largest_block)
     }
 
     /// The unknown layout (node ↦ unknown index, branches).
@@ -320,10 +403,12 @@ impl Simulator {
                     });
                 }
                 r.g = siemens;
+                self.static_dirty = true;
                 Ok(())
             }
             Some(AnyDevice::G(g)) => {
                 g.gm = siemens;
+                self.static_dirty = true;
                 Ok(())
             }
             _ => Err(SimError::BadElementUpdate {
@@ -387,10 +472,16 @@ impl Simulator {
             max_dv: None,
         };
         self.assemble(&setup);
+        // Full residual: the static part is J_static·x.
         let p = self.lu.pattern();
-        let mut dense = vec![vec![0.0; n]; n];
         for c in 0..n {
             for k in p.col_ptr[c]..p.col_ptr[c + 1] {
+                self.f[p.row_idx[k]] += self.jac_static[k] * self.x[c];
+            }
+        }
+        let mut dense = vec![vec![0.0; n]; n];
+        for (c, w) in p.col_ptr.windows(2).enumerate() {
+            for k in w[0]..w[1] {
                 dense[p.row_idx[k]][c] = self.jac[k];
             }
         }
@@ -399,6 +490,7 @@ impl Simulator {
 
     /// Direct access to a device (e.g. an array device registered by another module).
     pub fn device_mut(&mut self, element: usize) -> Option<&mut AnyDevice> {
+        self.static_dirty = true;
         self.devices.get_mut(element)
     }
 

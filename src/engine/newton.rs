@@ -27,13 +27,60 @@ pub(super) enum NewtonFailure {
     NoConvergence(usize),
     /// Singular matrix; the unknown that looks guilty.
     Singular(usize),
+    /// A device produced NaN/inf in the equation of this unknown.
+    NonFinite(usize),
 }
 
 impl Simulator {
-    /// Zeroes and assembles f(x) and J(x) at the current `x`.
+    /// Stamps the static devices once into `jac_static` (after a value change).
+    fn restamp_static(&mut self) {
+        self.jac_static.fill(0.0);
+        let zero_x = vec![0.0; self.n + 1];
+        let mut scratch_f = vec![0.0; self.n + 1];
+        let (mut q, mut i) = (vec![0.0; self.n_states], vec![0.0; self.n_states]);
+        let hist = vec![0.0; self.n_states];
+        let mut charges = Charges {
+            coeffs: Coeffs::default(),
+            q: &mut q,
+            i: &mut i,
+            q1: &hist,
+            q2: &hist,
+            i1: &hist,
+        };
+        let ctx = LoadCtx {
+            time: 0.0,
+            source_factor: 1.0,
+            dc: true,
+        };
+        for &k in &self.static_devs {
+            self.devices[k].load(
+                &zero_x,
+                &ctx,
+                &mut charges,
+                &mut scratch_f,
+                &mut self.jac_static,
+            );
+        }
+        self.static_dirty = false;
+    }
+
+    /// Assembles f(x) and J(x) at the current `x`: the static part is copied and
+    /// multiplied (f = J_static·x), the other devices load on top.
     pub(super) fn assemble(&mut self, s: &NewtonSetup) {
+        if self.static_dirty {
+            self.restamp_static();
+            self.jac.copy_from_slice(&self.jac_static);
+            self.factor_valid = false;
+        } else {
+            for &k in &self.dyn_positions {
+                self.jac[k] = self.jac_static[k];
+            }
+            let trash = self.nnz;
+            self.jac[trash] = 0.0;
+        }
+        // f holds the non-static residual only; the static part J_static·x is folded into
+        // the Newton right-hand side (see `newton`).
         self.f.fill(0.0);
-        self.jac.fill(0.0);
         let [q0, q1, q2, _] = &mut self.q;
         let [i0, i1] = &mut self.iq;
         let mut charges = Charges {
@@ -44,8 +91,8 @@ impl Simulator {
             q2,
             i1,
         };
-        for d in self.devices.iter_mut() {
-            d.load(&self.x, &s.ctx, &mut charges, &mut self.f, &mut self.jac);
+        for &k in &self.dynamic {
+            self.devices[k].load(&self.x, &s.ctx, &mut charges, &mut self.f, &mut self.jac);
         }
         if s.gshunt > 0.0 {
             for k in 0..self.layout.n_nodes {
@@ -94,22 +141,51 @@ impl Simulator {
         for iter in 1..=s.max_iter {
             *iterations += 1;
             self.assemble(s);
-            match self.lu.factor(&self.jac) {
-                Ok(_) => {}
-                Err(LuFailure::Structural(idx)) => {
-                    return Err(NewtonFailure::Singular(self.guilty_unknown(idx)));
-                }
-                Err(LuFailure::Other(_)) => {
-                    return Err(NewtonFailure::Singular(self.guilty_unknown(None)));
-                }
+            if let Some(k) = self.f[..n].iter().position(|v| !v.is_finite()) {
+                return Err(NewtonFailure::NonFinite(k));
             }
+            // Refactor only when a value that can change did change.
+            let changed = !self.factor_valid
+                || self
+                    .dyn_positions
+                    .iter()
+                    .zip(&self.factored_dyn)
+                    .any(|(&k, &v)| self.jac[k] != v);
+            if changed {
+                self.factor_valid = false;
+                match self.lu.factor(&self.jac) {
+                    Ok(()) => {}
+                    Err(LuFailure::Structural(idx)) => {
+                        return Err(NewtonFailure::Singular(self.guilty_unknown(idx)));
+                    }
+                    Err(LuFailure::Other(_)) => {
+                        return Err(NewtonFailure::Singular(self.guilty_unknown(None)));
+                    }
+                }
+                for (v, &k) in self.factored_dyn.iter_mut().zip(&self.dyn_positions) {
+                    *v = self.jac[k];
+                }
+                self.factor_valid = true;
+            }
+            // Newton in companion form: J·x_new = J·x − F(x) = (J − J_static)·x − f_dyn.
             for k in 0..n {
                 self.dx[k] = -self.f[k];
             }
-            self.lu.solve(&mut self.dx);
+            for ((&k, &r), &c) in self
+                .dyn_positions
+                .iter()
+                .zip(&self.dyn_rows)
+                .zip(&self.dyn_cols)
+            {
+                self.dx[r] += (self.jac[k] - self.jac_static[k]) * self.x[c];
+            }
+            self.lu.solve(&self.jac, &mut self.dx);
             if self.dx[..n].iter().any(|v| !v.is_finite()) {
-                self.lu.invalidate();
+                self.factor_valid = false;
                 return Err(NewtonFailure::Singular(self.guilty_unknown(None)));
+            }
+            for k in 0..n {
+                self.dx[k] -= self.x[k];
             }
             if let Some(lim) = s.max_dv {
                 let big = self.dx[..nn].iter().fold(0.0f64, |m, v| m.max(v.abs()));

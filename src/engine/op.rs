@@ -119,6 +119,11 @@ impl Simulator {
                 time: 0.0,
                 unknown: self.describe_unknown(k),
             },
+            NewtonFailure::NonFinite(k) => SimError::NonFinite {
+                analysis: "operating point".into(),
+                time: 0.0,
+                unknown: self.describe_unknown(k),
+            },
         }
     }
 

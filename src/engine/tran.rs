@@ -47,7 +47,44 @@ impl Simulator {
     pub fn run_tran(&mut self, spec: &TranSpec) -> (AnalysisResult, Option<SimError>) {
         let (mut stats, t0, base) = self.start_stats();
         let mut wf = self.waveforms("Transient Analysis", true);
-        let err = self.tran_inner(spec, &mut wf, &mut stats).err();
+        let err = self.tran_inner(spec, None, &mut wf, &mut stats).err();
+        if self.options.interp {
+            wf = interpolate_onto_grid(&wf, spec.tstart, spec.tstep, spec.tstop);
+        }
+        let first = self.first_run();
+        let stats = self.finish_stats(stats, t0, base, first);
+        (
+            AnalysisResult {
+                waveforms: wf,
+                stats,
+            },
+            err,
+        )
+    }
+
+    /// Runs a transient that starts from the unknown vector `x0` (as returned by
+    /// [`Simulator::solution`], e.g. the end of a previous run) instead of an operating
+    /// point: charges are taken from `x0`, `uic`/`.ic` are ignored. This is how a
+    /// co-simulation presents one sample after another to the same circuit.
+    pub fn run_tran_from(
+        &mut self,
+        spec: &TranSpec,
+        x0: &[f64],
+    ) -> (AnalysisResult, Option<SimError>) {
+        let (mut stats, t0, base) = self.start_stats();
+        let mut wf = self.waveforms("Transient Analysis", true);
+        let err = if x0.len() != self.n {
+            Some(SimError::BadAnalysis(format!(
+                "initial state has {} values, the circuit has {} unknowns",
+                x0.len(),
+                self.n
+            )))
+        } else {
+            self.tran_inner(spec, Some(x0), &mut wf, &mut stats).err()
+        };
+        if self.options.interp {
+            wf = interpolate_onto_grid(&wf, spec.tstart, spec.tstep, spec.tstop);
+        }
         let first = self.first_run();
         let stats = self.finish_stats(stats, t0, base, first);
         (
@@ -62,6 +99,7 @@ impl Simulator {
     fn tran_inner(
         &mut self,
         spec: &TranSpec,
+        x0: Option<&[f64]>,
         wf: &mut Waveforms,
         stats: &mut Stats,
     ) -> Result<(), SimError> {
@@ -73,12 +111,12 @@ impl Simulator {
             uic,
             fixed_step,
         } = *spec;
-        if let Some(hf) = fixed_step {
-            if !(hf.is_finite() && hf > 0.0) {
-                return Err(SimError::BadAnalysis(format!(
-                    "fixed step must be > 0, got {hf}"
-                )));
-            }
+        if let Some(hf) = fixed_step
+            && !(hf.is_finite() && hf > 0.0)
+        {
+            return Err(SimError::BadAnalysis(format!(
+                "fixed step must be > 0, got {hf}"
+            )));
         }
         if !(tstop.is_finite() && tstop > 0.0) {
             return Err(SimError::BadAnalysis(format!(
@@ -131,7 +169,10 @@ impl Simulator {
         let mut bi = 0;
 
         // Initial solution.
-        if uic {
+        let uic = uic && x0.is_none();
+        if let Some(x0) = x0 {
+            self.x[..self.n].copy_from_slice(x0);
+        } else if uic {
             self.x.fill(0.0);
             for &(k, v) in &self.ics {
                 self.x[k] = v;
@@ -154,6 +195,10 @@ impl Simulator {
             self.iq[0].fill(0.0);
             self.iq[1].fill(0.0);
         }
+        // Room for the expected rows up front (growing a wide table by doubling copies it).
+        let expected_rows = ((tstop - tstart) / max_step) as usize + bps.len() * 4 + 16;
+        let cap = expected_rows.saturating_mul(self.n + 1).min(1 << 24);
+        wf.data.reserve(cap);
         let mut row = vec![0.0; self.n + 1];
         if tstart <= 0.0 {
             self.push_row(wf, &mut row, 0.0);
@@ -175,6 +220,8 @@ impl Simulator {
         let mut at_break = true;
         let mut first = true;
         let mut last_culprit: Option<usize> = None;
+        // Unknown whose equation last became NaN/inf (reported if the step collapses).
+        let mut non_finite: Option<usize> = None;
 
         while t < tstop - min_break {
             h = h.min(max_step);
@@ -218,6 +265,10 @@ impl Simulator {
                     }
                     let k = match f {
                         NewtonFailure::NoConvergence(k) => k,
+                        NewtonFailure::NonFinite(k) => {
+                            non_finite = Some(k);
+                            k
+                        }
                         NewtonFailure::Singular(k) => {
                             return Err(SimError::Singular {
                                 analysis: "transient".into(),
@@ -231,6 +282,13 @@ impl Simulator {
                     order = 1;
                     landing = false;
                     if h < delmin {
+                        if let Some(k) = non_finite {
+                            return Err(SimError::NonFinite {
+                                analysis: "transient".into(),
+                                time: t_new,
+                                unknown: self.describe_unknown(k),
+                            });
+                        }
                         return Err(SimError::TimestepTooSmall {
                             time: t,
                             step: h,
@@ -400,4 +458,46 @@ fn deltas_for(method: Method, order: u32, h: f64, deltas: &[f64; 3]) -> [f64; 3]
     } else {
         [h, deltas[1], deltas[2]]
     }
+}
+
+/// ngspice `.options interp`: the accepted points resampled linearly onto
+/// t = tstart + k·tstep (up to tstop, or to the last computed point after a failure).
+pub fn interpolate_onto_grid(wf: &Waveforms, tstart: f64, tstep: f64, tstop: f64) -> Waveforms {
+    let mut out = Waveforms::new(&wf.title, &wf.plot_name, wf.signals.clone());
+    let rows = wf.rows();
+    if rows == 0 || tstep <= 0.0 {
+        return out;
+    }
+    let t_end = wf.row(rows - 1)[0].min(tstop);
+    let mut row = vec![0.0; wf.width()];
+    let mut j = 0;
+    let mut k = 0u64;
+    loop {
+        let t = tstart + k as f64 * tstep;
+        if t > t_end * (1.0 + 1e-12) + 1e-300 {
+            break;
+        }
+        while j + 1 < rows && wf.row(j + 1)[0] < t {
+            j += 1;
+        }
+        let a = wf.row(j);
+        if j + 1 < rows {
+            let b = wf.row(j + 1);
+            let span = b[0] - a[0];
+            let w = if span > 0.0 {
+                ((t - a[0]) / span).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            for (c, r) in row.iter_mut().enumerate() {
+                *r = a[c] + w * (b[c] - a[c]);
+            }
+        } else {
+            row.copy_from_slice(a);
+        }
+        row[0] = t;
+        out.push_row(&row);
+        k += 1;
+    }
+    out
 }

@@ -95,7 +95,9 @@ impl Generated {
 fn num(x: f64) -> String {
     // 15 significant digits hide float noise such as 2.0000000000000003e-6 of derived values.
     let s = format!("{x:.14e}");
-    let (mantissa, exp) = s.split_once('e').expect("`e` format has an exponent");
+    let Some((mantissa, exp)) = s.split_once('e') else {
+        return s; // inf / NaN: callers check finiteness before writing
+    };
     let mantissa = if mantissa.contains('.') {
         mantissa.trim_end_matches('0').trim_end_matches('.')
     } else {
@@ -402,24 +404,29 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
         let lname = bar.name.to_ascii_lowercase();
         if cfg.flat {
             o.push_str(
-                "* G+ from the negative line, G- from the positive line (the integrator inverts)\n",
+                "* G+ from the negative line, G- from the positive line (the integrator inverts);\n\
+                 * a zero conductance (G_min = 0) is an open cell: no resistor\n",
             );
             for k in 0..nc {
                 for j in 0..nr {
-                    let _ = writeln!(
-                        o,
-                        "R{lname}p_{j}_{k} {} {} {}",
-                        bar.rows[j].1,
-                        bar.cols[k],
-                        num(1.0 / gp.at(j, k))
-                    );
-                    let _ = writeln!(
-                        o,
-                        "R{lname}n_{j}_{k} {} {} {}",
-                        bar.rows[j].0,
-                        bar.cols[k],
-                        num(1.0 / gn.at(j, k))
-                    );
+                    if gp.at(j, k) > 0.0 {
+                        let _ = writeln!(
+                            o,
+                            "R{lname}p_{j}_{k} {} {} {}",
+                            bar.rows[j].1,
+                            bar.cols[k],
+                            num(1.0 / gp.at(j, k))
+                        );
+                    }
+                    if gn.at(j, k) > 0.0 {
+                        let _ = writeln!(
+                            o,
+                            "R{lname}n_{j}_{k} {} {} {}",
+                            bar.rows[j].0,
+                            bar.cols[k],
+                            num(1.0 / gn.at(j, k))
+                        );
+                    }
                 }
             }
         } else {

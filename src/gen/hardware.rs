@@ -138,9 +138,9 @@ impl Hardware {
             let g_min = num("gmin")?.or(num("g_min")?);
             let g_max = num("gmax")?.or(num("g_max")?);
             if let (Some(lo), Some(hi)) = (g_min, g_max) {
-                if !(lo > 0.0 && hi > lo) {
+                if !(lo >= 0.0 && hi > lo) {
                     return Err(GenError::Preset(format!(
-                        "{}:{}: .model {}: need 0 < gmin < gmax, got gmin={lo:e} gmax={hi:e}",
+                        "{}:{}: .model {}: need 0 <= gmin < gmax, got gmin={lo:e} gmax={hi:e}",
                         path.display(),
                         card.line,
                         card.name

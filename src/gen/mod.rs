@@ -13,7 +13,9 @@
 //! | α (reference-code convention: the leak acts on the total u) | R_ctl / R_leak of the integrator, whose leak resistor is fed by −u |
 //!
 //! A weight w is written as G⁺ = G_min + max(w, 0)/R_f, G⁻ = G_min + max(−w, 0)/R_f, so the
-//! largest representable |w| is R_f (G_max − G_min) (default 100 kΩ · 49 µS = 4.9).
+//! largest representable |w| is R_f (G_max − G_min) (100 kΩ · 25 µS = 2.5 with the shipped
+//! `netlists/models/*.lib` ranges [0, 25 µS]; the built-in fallback when no `ideal.lib` exists
+//! is [1 µS, 50 µS]). A zero conductance is an open cell (no resistor in the flat form).
 //!
 //! # The circuit (one sample), node names in [`nodes`]
 //! - Input DACs: `r0_j` = x_j V_s and the complementary line `r0n_j` = −x_j V_s; bias lines

@@ -203,15 +203,18 @@ pub fn run<R: Rng + ?Sized, F: FnMut(usize, &ControlState)>(
 }
 
 /// Accumulates the DFC update integrand Σ_t [φ(v_i) − φ(v^B_i)] r_{i−1}ᵀ of one or more
-/// samples without storing trajectories.
+/// samples without storing trajectories. Each sample is summed over time on its own and
+/// then added to the total, so the lane-parallel path (`lanes`) gives the same bits.
 #[derive(Debug, Clone)]
 pub struct DfcAccumulator {
-    /// Σ_t d_i r_{i−1}ᵀ for layers i ≥ 2 (index 0 unused: see `sum_d0`).
+    /// Σ_samples Σ_t d_i r_{i−1}ᵀ.
     pub w: Vec<Vec<f64>>,
-    /// Σ_t d_i.
+    /// Σ_samples Σ_t d_i.
     pub b: Vec<Vec<f64>>,
-    /// Σ_t d_1 of the current sample (r_0 = x is constant, so the first layer's outer
-    /// product is taken once per sample).
+    /// Current sample's sums (layer 0's weights via `sum_d0`: r_0 = x is constant, so its
+    /// outer product is taken once per sample).
+    sw: Vec<Vec<f64>>,
+    sb: Vec<Vec<f64>>,
     sum_d0: Vec<f64>,
     phi_vb0: Vec<f64>,
     phi_vb: Vec<f64>,
@@ -221,13 +224,17 @@ pub struct DfcAccumulator {
 impl DfcAccumulator {
     pub fn for_net(net: &Network) -> Self {
         let max_n = net.layers.iter().map(|l| l.n_out()).max().unwrap_or(0);
+        let w: Vec<Vec<f64>> = net
+            .layers
+            .iter()
+            .map(|l| vec![0.0; l.w.data.len()])
+            .collect();
+        let b: Vec<Vec<f64>> = net.layers.iter().map(|l| vec![0.0; l.n_out()]).collect();
         DfcAccumulator {
-            w: net
-                .layers
-                .iter()
-                .map(|l| vec![0.0; l.w.data.len()])
-                .collect(),
-            b: net.layers.iter().map(|l| vec![0.0; l.n_out()]).collect(),
+            sw: w.clone(),
+            sb: b.clone(),
+            w,
+            b,
             sum_d0: vec![0.0; net.layers[0].n_out()],
             phi_vb0: vec![0.0; net.layers[0].n_out()],
             phi_vb: vec![0.0; max_n],
@@ -256,7 +263,7 @@ impl DfcAccumulator {
             for j in 0..n {
                 d[j] = st.r[i][j] - phi_vb[j];
             }
-            for (bj, dj) in self.b[i].iter_mut().zip(d.iter()) {
+            for (bj, dj) in self.sb[i].iter_mut().zip(d.iter()) {
                 *bj += dj;
             }
             if i == 0 {
@@ -264,22 +271,39 @@ impl DfcAccumulator {
                     *s += dj;
                 }
             } else {
-                super::linalg::add_outer(&mut self.w[i], d, &st.r[i - 1]);
+                super::linalg::add_outer(&mut self.sw[i], d, &st.r[i - 1]);
             }
         }
     }
 
-    /// Closes the current sample whose input is `x`.
+    /// Closes the current sample whose input is `x`: adds it to the total.
     pub fn end_sample(&mut self, x: &[f64]) {
-        super::linalg::add_outer(&mut self.w[0], &self.sum_d0, x);
+        super::linalg::add_outer(&mut self.sw[0], &self.sum_d0, x);
+        for (t, s) in self.w.iter_mut().zip(self.sw.iter_mut()) {
+            t.iter_mut().zip(s.iter_mut()).for_each(|(a, b)| {
+                *a += *b;
+                *b = 0.0;
+            });
+        }
+        for (t, s) in self.b.iter_mut().zip(self.sb.iter_mut()) {
+            t.iter_mut().zip(s.iter_mut()).for_each(|(a, b)| {
+                *a += *b;
+                *b = 0.0;
+            });
+        }
+    }
+
+    /// Adds one finished sample's sums (layer-major, as `w`/`b`) to the total.
+    pub fn add_sample(&mut self, sw: &[Vec<f64>], sb: &[Vec<f64>]) {
+        for (t, s) in self.w.iter_mut().zip(sw) {
+            t.iter_mut().zip(s).for_each(|(a, b)| *a += b);
+        }
+        for (t, s) in self.b.iter_mut().zip(sb) {
+            t.iter_mut().zip(s).for_each(|(a, b)| *a += b);
+        }
     }
 
     pub fn add_assign(&mut self, other: &DfcAccumulator) {
-        for (a, b) in self.w.iter_mut().zip(&other.w) {
-            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-        }
-        for (a, b) in self.b.iter_mut().zip(&other.b) {
-            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-        }
+        self.add_sample(&other.w, &other.b);
     }
 }

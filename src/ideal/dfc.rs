@@ -6,6 +6,7 @@
 use rayon::prelude::*;
 
 use super::controller::{self, ControlState, ControllerParams, DfcAccumulator};
+use super::lanes::{LANES, simulate_lanes};
 use super::linalg::{Mat, add_outer, matvec, solve_in_place};
 use super::loss::Loss;
 use super::network::{ForwardState, Network, ParamGrads};
@@ -99,6 +100,24 @@ pub fn simulate_batch(
             let mut acc = accumulate_dfc.then(|| DfcAccumulator::for_net(net));
             let mut finals = Vec::with_capacity(chunk.len());
             let mut traces = Vec::with_capacity(chunk.len());
+            if trace_steps.is_empty() && p.inst_transmission {
+                // Lock-step lanes: same bits as the scalar loop below, about 3× faster.
+                for group in chunk.chunks(LANES) {
+                    let pick = |q: usize| group[q.min(group.len() - 1)];
+                    let finals_g = simulate_lanes(
+                        net,
+                        std::array::from_fn(|q| xs[pick(q)]),
+                        std::array::from_fn(|q| &bf.ff[pick(q)]),
+                        std::array::from_fn(|q| bf.targets[pick(q)].as_slice()),
+                        p,
+                        group.len(),
+                        acc.as_mut(),
+                    );
+                    finals.extend(finals_g);
+                    traces.extend(group.iter().map(|_| SampleTrace::default()));
+                }
+                return (acc, finals, traces);
+            }
             for &s in chunk {
                 let mut tr = SampleTrace::default();
                 if let Some(a) = acc.as_mut() {

@@ -5,10 +5,11 @@
 //! (`DFC-REFERENCE.md`): forward Euler with layer-ordered transmission, leak on the total
 //! control u, trajectory-averaged DFC updates, Lemma-1 steady state for DFC-SSA.
 //!
-//! Entry points for other modules: [`network::Network`] (build from weights with
-//! [`probe::network_from_json`] or by hand), [`dfc::forward_batch`] +
-//! [`dfc::simulate_batch`] (reference Euler), [`ode::simulate_continuous`] (adaptive
-//! RK45 in continuous time), [`ideal_update`] (the DFC update of one sample).
+//! Entry points for other modules: [`network::Network`] (public fields; or from the
+//! fixture's JSON keys with [`probe::network_from_json`]), [`sample::simulate_sample`]
+//! (one sample's reference Euler dynamics, trajectory on request),
+//! [`ode::simulate_continuous`] (the same system in continuous time, adaptive RK45) and
+//! [`sample::ideal_update`] (the ideal update of one sample for given weights).
 
 // Numeric kernels index several arrays with one loop variable; explicit indices read
 // closer to the equations than zipped iterators.
@@ -20,11 +21,14 @@ pub mod data;
 pub mod dfc;
 pub mod error;
 pub mod feedback;
+pub mod lanes;
 pub mod linalg;
 pub mod loss;
 pub mod metrics;
 pub mod network;
+pub mod ode;
 pub mod probe;
+pub mod sample;
 pub mod train;
 
 pub use config::{Config, FeedbackMode, Variant};

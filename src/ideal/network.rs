@@ -22,12 +22,11 @@ pub enum Activation {
 #[inline(always)]
 pub fn fast_exp(x: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000); // ln 2, high 32 bits
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76); // ln 2 − LN2_HI
     // Adding 1.5·2^52 rounds to the nearest integer; its low bits hold k.
     const SHIFT: f64 = 6_755_399_441_055_744.0;
     let kf = x * LOG2E + SHIFT;
-    let k = kf.to_bits() as i64 as i32; // low 32 bits: k in two's complement
     let kr = kf - SHIFT;
     let r = (x - kr * LN2_HI) - kr * LN2_LO; // |r| ≤ ln2/2
     // Taylor polynomial of degree 13 (truncation < 1e-17 on |r| ≤ 0.347).
@@ -45,14 +44,17 @@ pub fn fast_exp(x: f64) -> f64 {
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    let scale = f64::from_bits(((k as i64 + 1023) as u64) << 52);
+    // kf's low mantissa bits hold k (two's complement): shifting them into the exponent
+    // field and adding the bias builds 2^k with integer ops that vectorise.
+    let scale = f64::from_bits((kf.to_bits() << 52).wrapping_add(1023 << 52));
     p * scale
 }
 
 /// tanh(v) with absolute error ≲ 2e-16 (what the dynamics need: rates are O(1)).
 #[inline(always)]
+#[allow(clippy::manual_clamp)] // max/min vectorise; clamp would not change the result
 pub fn fast_tanh(v: f64) -> f64 {
-    let x = v.clamp(-20.0, 20.0);
+    let x = v.max(-20.0).min(20.0);
     let e = fast_exp(2.0 * x);
     (e - 1.0) / (e + 1.0)
 }
@@ -65,6 +67,28 @@ impl Activation {
             Activation::Linear => v,
             Activation::Relu => v.max(0.0),
             Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+        }
+    }
+
+    /// φ applied to every lane of every unit of a lock-step block (see `lanes`).
+    #[inline(always)]
+    pub fn apply_lanes<const N: usize>(self, v: &[[f64; N]], r: &mut [[f64; N]]) {
+        match self {
+            Activation::Tanh => {
+                for (ri, vi) in r.iter_mut().zip(v) {
+                    for q in 0..N {
+                        ri[q] = fast_tanh(vi[q]);
+                    }
+                }
+            }
+            Activation::Linear => r.copy_from_slice(v),
+            _ => {
+                for (ri, vi) in r.iter_mut().zip(v) {
+                    for q in 0..N {
+                        ri[q] = self.apply(vi[q]);
+                    }
+                }
+            }
         }
     }
 

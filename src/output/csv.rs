@@ -15,32 +15,42 @@ use crate::waveform::{Signal, Waveforms};
 pub fn write(path: &Path, w: &Waveforms) -> Result<(), OutputError> {
     let file = std::fs::File::create(path).map_err(|e| OutputError::io(path, e))?;
     let mut out = std::io::BufWriter::new(file);
-    out.write_all(to_string(w).as_bytes())
+    write_to(&mut out, w)
         .and_then(|_| out.flush())
         .map_err(|e| OutputError::io(path, e))
 }
 
-/// The CSV text of `w`.
-pub fn to_string(w: &Waveforms) -> String {
+/// Streams the CSV of `w` row by row (large runs never sit in memory twice).
+pub fn write_to(out: &mut impl std::io::Write, w: &Waveforms) -> std::io::Result<()> {
     let width = w.width();
-    let mut s = String::with_capacity(64 + w.data.len() * 22);
+    let mut line = String::with_capacity(64 + width * 24);
     for (j, sig) in w.signals.iter().enumerate() {
         if j > 0 {
-            s.push(',');
+            line.push(',');
         }
-        push_field(&mut s, &sig.name);
+        push_field(&mut line, &sig.name);
     }
-    s.push('\n');
+    line.push('\n');
+    out.write_all(line.as_bytes())?;
     for i in 0..w.rows() {
-        for (j, &v) in w.data[i * width..(i + 1) * width].iter().enumerate() {
+        line.clear();
+        for (j, &v) in w.row(i).iter().enumerate() {
             if j > 0 {
-                s.push(',');
+                line.push(',');
             }
-            push_number(&mut s, v);
+            push_number(&mut line, v);
         }
-        s.push('\n');
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
     }
-    s
+    Ok(())
+}
+
+/// The CSV text of `w`.
+pub fn to_string(w: &Waveforms) -> String {
+    let mut bytes = Vec::new();
+    write_to(&mut bytes, w).expect("writing to a Vec cannot fail");
+    String::from_utf8(bytes).expect("CSV text is UTF-8")
 }
 
 /// Shortest round-trip formatting; exponent form outside [1e-4, 1e6) so that 1e-12 is not
@@ -98,22 +108,23 @@ pub fn parse(path: &Path, text: &str) -> Result<Waveforms, OutputError> {
         .unwrap_or_default();
     let mut w = Waveforms::new(&title, "", signals);
     let mut row = Vec::with_capacity(names.len());
+    let mut quoted_fields: Vec<String>;
     for (index, line) in lines {
         let line_no = index + 1;
-        let fields = split_fields(line);
-        if fields.len() != names.len() {
-            return Err(OutputError::parse(
-                path,
-                line_no,
-                format!(
-                    "{} fields where the header has {}",
-                    fields.len(),
-                    names.len()
-                ),
-            ));
-        }
         row.clear();
-        for (col, f) in fields.iter().enumerate() {
+        // Data lines are plain numbers: split without allocating unless there are quotes.
+        let fields: Box<dyn Iterator<Item = &str>> = if line.contains('"') {
+            quoted_fields = split_fields(line);
+            Box::new(quoted_fields.iter().map(String::as_str))
+        } else {
+            Box::new(line.split(','))
+        };
+        let mut count = 0;
+        for (col, f) in fields.enumerate() {
+            count += 1;
+            if col >= names.len() {
+                continue;
+            }
             let f = f.trim();
             let v = if f.is_empty() {
                 f64::NAN
@@ -131,6 +142,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Waveforms, OutputError> {
                 })?
             };
             row.push(v);
+        }
+        if count != names.len() {
+            return Err(OutputError::parse(
+                path,
+                line_no,
+                format!("{count} fields where the header has {}", names.len()),
+            ));
         }
         w.push_row(&row);
     }

@@ -23,7 +23,7 @@
 //! after each point) and ignores header lines it does not know (`Command:`, `Option:`, …).
 //! Only real plots are supported (AC's complex plots are reported as unsupported).
 
-use std::io::Write as _;
+use std::io::Write;
 use std::path::Path;
 
 use super::OutputError;
@@ -33,7 +33,7 @@ use crate::waveform::{Signal, Unit, Waveforms};
 pub fn write(path: &Path, plots: &[Waveforms], ascii: bool) -> Result<(), OutputError> {
     let file = std::fs::File::create(path).map_err(|e| OutputError::io(path, e))?;
     let mut out = std::io::BufWriter::new(file);
-    out.write_all(&to_bytes(plots, ascii, &date_string()))
+    write_to(&mut out, plots, ascii, &date_string())
         .and_then(|_| out.flush())
         .map_err(|e| OutputError::io(path, e))
 }
@@ -41,43 +41,59 @@ pub fn write(path: &Path, plots: &[Waveforms], ascii: bool) -> Result<(), Output
 /// The rawfile bytes of `plots` with the given `Date:` text.
 pub fn to_bytes(plots: &[Waveforms], ascii: bool, date: &str) -> Vec<u8> {
     let mut out = Vec::new();
+    write_to(&mut out, plots, ascii, date).expect("writing to a Vec cannot fail");
+    out
+}
+
+/// Streams the rawfile of `plots` (with the given `Date:` text) point by point.
+pub fn write_to(
+    out: &mut impl Write,
+    plots: &[Waveforms],
+    ascii: bool,
+    date: &str,
+) -> std::io::Result<()> {
     for w in plots {
-        let header = format!(
+        write!(
+            out,
             "Title: {}\nDate: {date}\nPlotname: {}\nFlags: real\nNo. Variables: {}\nNo. Points: {:<8}\nVariables:\n",
             one_line(&w.title),
             one_line(&w.plot_name),
             w.width(),
             w.rows()
-        );
-        out.extend_from_slice(header.as_bytes());
+        )?;
         for (i, s) in w.signals.iter().enumerate() {
-            out.extend_from_slice(format!("\t{i}\t{}\t{}\n", s.name, type_name(s.unit)).as_bytes());
+            writeln!(out, "\t{i}\t{}\t{}", s.name, type_name(s.unit))?;
         }
+        let mut buf = Vec::with_capacity(w.width() * 26 + 16);
         if ascii {
-            out.extend_from_slice(b"Values:\n");
-            let mut line = String::new();
+            out.write_all(b"Values:\n")?;
+            let mut line = String::with_capacity(w.width() * 26 + 16);
             for p in 0..w.rows() {
+                line.clear();
                 for (j, &v) in w.row(p).iter().enumerate() {
-                    line.clear();
                     if j == 0 {
-                        line.push_str(&format!("{p}\t\t"));
+                        line.push_str(&p.to_string());
+                        line.push_str("\t\t");
                     } else {
                         line.push('\t');
                     }
                     push_c_exp(&mut line, v);
                     line.push('\n');
-                    out.extend_from_slice(line.as_bytes());
                 }
+                out.write_all(line.as_bytes())?;
             }
         } else {
-            out.extend_from_slice(b"Binary:\n");
-            out.reserve(w.data.len() * 8);
-            for v in &w.data {
-                out.extend_from_slice(&v.to_le_bytes());
+            out.write_all(b"Binary:\n")?;
+            for p in 0..w.rows() {
+                buf.clear();
+                for v in w.row(p) {
+                    buf.extend_from_slice(&v.to_le_bytes());
+                }
+                out.write_all(&buf)?;
             }
         }
     }
-    out
+    Ok(())
 }
 
 /// ngspice's type names (`ft_typenames`); `notype` for dimensionless signals.
@@ -350,8 +366,10 @@ impl Reader<'_> {
                         }
                         for j in 0..n {
                             let before = self.pos;
-                            let tok = self.token().unwrap_or("").to_string();
-                            let v = tok.parse::<f64>().map_err(|_| {
+                            let v = self.token().and_then(|t| t.parse::<f64>().ok());
+                            let v = v.ok_or_else(|| {
+                                self.pos = before;
+                                let tok = self.token().unwrap_or("").to_string();
                                 self.pos = before;
                                 self.skip_whitespace();
                                 self.err(format!(

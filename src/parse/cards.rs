@@ -171,7 +171,7 @@ impl<'a> Cursor<'a> {
             TokKind::Expr => {
                 let expr = parse_expr(&t.text).map_err(|e| {
                     NetlistError::new(
-                        ErrorKind::Syntax,
+                        e.kind,
                         self.line.span_at(t.off + e.offset),
                         t.text.clone(),
                         e.message,
@@ -446,7 +446,7 @@ impl<'a> Cursor<'a> {
         let text = &self.line.text[start..];
         let expr = parse_expr(text).map_err(|e| {
             NetlistError::new(
-                ErrorKind::Syntax,
+                e.kind,
                 self.line.span_at(start + e.offset),
                 text.trim().to_string(),
                 e.message,
@@ -719,8 +719,25 @@ impl<'a> Cursor<'a> {
                 ));
             }
         }
+        // Controlling nodes may be written as a pair in parentheses: `E1 o 0 (a, b) 2`.
+        let paren = self.peek_kind(0) == Some(TokKind::LParen);
+        if paren {
+            self.pos += 1;
+        }
         let cp = self.node(label, "positive controlling node")?;
         let cn = self.node(label, "negative controlling node")?;
+        if paren {
+            self.skip_commas();
+            if self.peek_kind(0) != Some(TokKind::RParen) {
+                return Err(self.err_tok(
+                    self.pos,
+                    ErrorKind::Syntax,
+                    format!("{label}: expected ')' after the controlling nodes"),
+                    "write E1 out 0 (in+, in-) gain",
+                ));
+            }
+            self.pos += 1;
+        }
         let gain = self.value(label, if current { "transconductance" } else { "gain" })?;
         self.expect_end(label)?;
         Ok(ElementBody::LinearVc {
@@ -1075,8 +1092,8 @@ impl<'a> Cursor<'a> {
             }
             let vstart = skip_ws(after + 1);
             let vtext = &text[vstart..];
+            // `{…}` is part of the expression grammar; quotes delimit the whole value.
             let delimited = match vtext.chars().next() {
-                Some('{') => Some('}'),
                 Some('\'') => Some('\''),
                 _ => None,
             };
@@ -1111,7 +1128,7 @@ impl<'a> Cursor<'a> {
                 let inner = &vtext[1..end];
                 let e = parse_expr(inner).map_err(|e| {
                     NetlistError::new(
-                        ErrorKind::Syntax,
+                        e.kind,
                         self.line.span_at(vstart + 1 + e.offset),
                         inner.to_string(),
                         e.message,
@@ -1138,7 +1155,7 @@ impl<'a> Cursor<'a> {
                     let kind = if looks_numeric(&bad) && parse_value_token(&bad).is_none() {
                         ErrorKind::BadNumber
                     } else {
-                        ErrorKind::Syntax
+                        e.kind
                     };
                     NetlistError::new(
                         kind,

@@ -2,7 +2,7 @@
 //! B-source `V=`/`I=` expressions.
 //!
 //! Precedence, lowest first: `?:`, `||`, `&&`, comparisons, `+ -`, `* /`, unary `- + !`,
-//! `^`/`**` (right associative, binds tighter than unary minus: `-2^2 = -4`).
+//! `^`/`**` (left associative like ngspice, binds tighter than unary minus: `-2^2 = -4`).
 //! Recursion happens only through parentheses, function arguments and `?:`, whose nesting
 //! is bounded before parsing, so deep input cannot overflow the stack.
 
@@ -14,6 +14,7 @@ use nom::multi::many0;
 use nom::sequence::{pair, preceded};
 use nom::{IResult, Parser};
 
+use super::error::ErrorKind;
 use super::number::spice_number;
 use crate::expr::{BinaryOp, Expr, Func, UnaryOp};
 
@@ -25,6 +26,8 @@ pub const MAX_OPERATORS: usize = 2000;
 /// Where and why an expression did not parse (byte offset into the parsed text).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExprError {
+    /// `Syntax`, or `TooLarge` when a size limit was hit.
+    pub kind: ErrorKind,
     pub offset: usize,
     pub message: String,
     pub hint: String,
@@ -72,7 +75,7 @@ fn func_by_name(name: &str) -> Option<Func> {
 }
 
 pub const FUNCTION_LIST: &str = "abs sqrt exp ln log log10 tanh sinh cosh atan sin cos tan \
-                                 min max pow pwr limit u uramp sgn";
+                                 asin acos asinh acosh atanh min max pow pwr limit u uramp sgn";
 
 /// Node or source name inside `v(…)`/`i(…)`.
 fn ref_name(i: &str) -> Res<'_, String> {
@@ -93,6 +96,13 @@ fn primary(i: &str) -> Res<'_, Expr> {
         return Ok((rest, Expr::Const(v)));
     }
     if let Ok((rest, e)) = (char('('), ternary, ws(char(')')))
+        .map(|(_, e, _)| e)
+        .parse(i)
+    {
+        return Ok((rest, e));
+    }
+    // `{…}` inside an expression groups like parentheses (ngspice: `V = {k}*v(a)`).
+    if let Ok((rest, e)) = (char('{'), ternary, ws(char('}')))
         .map(|(_, e, _)| e)
         .parse(i)
     {
@@ -131,7 +141,8 @@ fn primary(i: &str) -> Res<'_, Expr> {
 fn build_call(name: &str, mut args: Vec<Expr>) -> Option<Expr> {
     match name {
         "pwr" if args.len() == 2 => {
-            // ngspice: pwr(x, y) = sgn(x) * |x|^y
+            // ngspice B sources: pwr(x, y) = sgn(x) * |x|^y (numparam's pwr is |x|^y; the B
+            // meaning is used everywhere).
             let y = args.pop()?;
             let x = args.pop()?;
             return Some(Expr::Binary(
@@ -142,6 +153,30 @@ fn build_call(name: &str, mut args: Vec<Expr>) -> Option<Expr> {
                     vec![Expr::Call(Func::Abs, vec![x]), y],
                 )),
             ));
+        }
+        // Inverse and hyperbolic functions in terms of the built-ins (exact derivatives
+        // follow from the chain rule on the rewritten tree).
+        "asin" | "arcsin" if args.len() == 1 => return Some(asin(args.pop()?)),
+        "acos" | "arccos" if args.len() == 1 => {
+            return Some(sub(
+                Expr::Const(std::f64::consts::FRAC_PI_2),
+                asin(args.pop()?),
+            ));
+        }
+        "asinh" | "arcsinh" if args.len() == 1 => {
+            let x = args.pop()?;
+            let r = sqrt(add(mul(x.clone(), x.clone()), Expr::Const(1.0)));
+            return Some(Expr::Call(Func::Ln, vec![add(x, r)]));
+        }
+        "acosh" | "arccosh" if args.len() == 1 => {
+            let x = args.pop()?;
+            let r = sqrt(sub(mul(x.clone(), x.clone()), Expr::Const(1.0)));
+            return Some(Expr::Call(Func::Ln, vec![add(x, r)]));
+        }
+        "atanh" | "arctanh" if args.len() == 1 => {
+            let x = args.pop()?;
+            let ratio = div(add(Expr::Const(1.0), x.clone()), sub(Expr::Const(1.0), x));
+            return Some(mul(Expr::Const(0.5), Expr::Call(Func::Ln, vec![ratio])));
         }
         "uramp" if args.len() == 1 => {
             let x = args.pop()?;
@@ -162,34 +197,65 @@ fn build_call(name: &str, mut args: Vec<Expr>) -> Option<Expr> {
     arity_ok.then_some(Expr::Call(f, args))
 }
 
-/// `^` / `**` chains, right associative; each exponent may carry prefix operators.
-fn power(i: &str) -> Res<'_, Expr> {
-    let (i, base) = primary(i)?;
-    let pow_op = ws(alt((tag("**"), tag("^"))));
-    let (i, tail) = many0((pow_op, prefix_ops, primary)).parse(i)?;
-    if tail.is_empty() {
-        return Ok((i, base));
-    }
-    let mut operands: Vec<(Vec<char>, Expr)> = Vec::with_capacity(tail.len());
-    for (_, pre, e) in tail {
-        operands.push((pre, e));
-    }
-    let (last_pre, mut acc) = operands.pop().expect("tail is not empty");
-    acc = apply_prefix(&last_pre, acc);
-    while let Some((pre, e)) = operands.pop() {
-        acc = apply_prefix(
-            &pre,
-            Expr::Binary(BinaryOp::Pow, Box::new(e), Box::new(acc)),
-        );
-    }
-    Ok((
-        i,
-        Expr::Binary(BinaryOp::Pow, Box::new(base), Box::new(acc)),
-    ))
+fn bin(op: BinaryOp, a: Expr, b: Expr) -> Expr {
+    Expr::Binary(op, Box::new(a), Box::new(b))
+}
+fn add(a: Expr, b: Expr) -> Expr {
+    bin(BinaryOp::Add, a, b)
+}
+fn sub(a: Expr, b: Expr) -> Expr {
+    bin(BinaryOp::Sub, a, b)
+}
+fn mul(a: Expr, b: Expr) -> Expr {
+    bin(BinaryOp::Mul, a, b)
+}
+fn div(a: Expr, b: Expr) -> Expr {
+    bin(BinaryOp::Div, a, b)
+}
+fn sqrt(a: Expr) -> Expr {
+    Expr::Call(Func::Sqrt, vec![a])
+}
+/// asin(x) = atan(x / sqrt(1 - x²)), ±π/2 at x = ±1.
+fn asin(x: Expr) -> Expr {
+    let r = sqrt(sub(Expr::Const(1.0), mul(x.clone(), x.clone())));
+    Expr::Call(Func::Atan, vec![div(x, r)])
 }
 
-fn prefix_ops(i: &str) -> Res<'_, Vec<char>> {
-    many0(ws(alt((char('-'), char('+'), char('!'))))).parse(i)
+/// `^` / `**` chains, LEFT associative as in ngspice 39 (`2^3^2` is 64 both in `.param`
+/// and in B sources, checked); an exponent may carry prefix operators (`2^-1`).
+/// The base is wrapped in `abs()`, see below.
+fn power(i: &str) -> Res<'_, Expr> {
+    let (mut i, mut acc) = primary(i)?;
+    loop {
+        let Ok((after_op, _)) = ws(alt((tag("**"), tag("^")))).parse(i) else {
+            return Ok((i, acc));
+        };
+        let (r, pre) = prefix_ops(after_op)?;
+        let (r, e) = primary(r)?;
+        // ngspice 39 computes `x^y` and `x**y` as |x|^y (PTpower and numparam alike:
+        // `(-2)^3` is 8); the tree says so explicitly.
+        let base = Expr::Call(Func::Abs, vec![acc]);
+        acc = Expr::Binary(
+            BinaryOp::Pow,
+            Box::new(base),
+            Box::new(apply_prefix(&pre, e)),
+        );
+        i = r;
+    }
+}
+
+fn prefix_ops(mut i: &str) -> Res<'_, Vec<char>> {
+    let mut ops = Vec::new();
+    loop {
+        let t = i.trim_start();
+        match t.chars().next() {
+            Some(c @ ('-' | '+' | '!')) if !t.starts_with("!=") => {
+                ops.push(c);
+                i = &t[1..];
+            }
+            _ => return Ok((i, ops)),
+        }
+    }
 }
 
 fn apply_prefix(ops: &[char], mut e: Expr) -> Expr {
@@ -300,11 +366,11 @@ fn check_limits(text: &str) -> Result<(), ExprError> {
     let mut operators = 0usize;
     for c in text.chars() {
         match c {
-            '(' => {
+            '(' | '{' => {
                 depth += 1;
                 max_depth = max_depth.max(depth);
             }
-            ')' => depth = depth.saturating_sub(1),
+            ')' | '}' => depth = depth.saturating_sub(1),
             '?' => questions += 1,
             '+' | '-' | '*' | '/' | '^' | '<' | '>' | '=' | '&' | '|' | '!' | ',' => operators += 1,
             _ => {}
@@ -312,6 +378,7 @@ fn check_limits(text: &str) -> Result<(), ExprError> {
     }
     if max_depth + questions > MAX_NESTING {
         return Err(ExprError {
+            kind: ErrorKind::TooLarge,
             offset: 0,
             message: "expression nested too deeply".into(),
             hint: format!("at most {MAX_NESTING} levels of parentheses and `?:` are supported"),
@@ -319,6 +386,7 @@ fn check_limits(text: &str) -> Result<(), ExprError> {
     }
     if operators > MAX_OPERATORS {
         return Err(ExprError {
+            kind: ErrorKind::TooLarge,
             offset: 0,
             message: "expression too long".into(),
             hint: format!("at most {MAX_OPERATORS} operators per expression; split it with .param"),
@@ -355,6 +423,7 @@ fn error_at(text: &str, rest: &str) -> ExprError {
         }
     };
     ExprError {
+        kind: ErrorKind::Syntax,
         offset: offset + (rest.len() - rest.trim_start().len()),
         message,
         hint,
@@ -402,13 +471,21 @@ mod tests {
             parse_expr("8-2-1").unwrap(),
             b(BinaryOp::Sub, b(BinaryOp::Sub, c(8.0), c(2.0)), c(1.0))
         );
+        let abs = |e: Expr| Call(Func::Abs, vec![e]);
         assert_eq!(
             parse_expr("2^3^2").unwrap(),
-            b(BinaryOp::Pow, c(2.0), b(BinaryOp::Pow, c(3.0), c(2.0)))
+            b(
+                BinaryOp::Pow,
+                abs(b(BinaryOp::Pow, abs(c(2.0)), c(3.0))),
+                c(2.0)
+            )
         );
         assert_eq!(
             parse_expr("-2**2").unwrap(),
-            Unary(UnaryOp::Neg, Box::new(b(BinaryOp::Pow, c(2.0), c(2.0))))
+            Unary(
+                UnaryOp::Neg,
+                Box::new(b(BinaryOp::Pow, abs(c(2.0)), c(2.0)))
+            )
         );
         assert_eq!(
             parse_expr("2*-x").unwrap(),

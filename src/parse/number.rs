@@ -74,12 +74,32 @@ pub fn spice_number(i: &str) -> IResult<&str, f64> {
     let (rest, scale) = scale(rest)?;
     let (rest, _units) = take_while(|c: char| c.is_ascii_alphabetic() || c == '_').parse(rest)?;
     let exp = exp.unwrap_or(0);
-    let value = match scale {
-        Scale::Pow10(p) => format!("{mant}e{}", exp + p).parse::<f64>(),
-        Scale::Mil => format!("{mant}e{exp}").parse::<f64>().map(|v| v * 25.4e-6),
+    let (pow10, factor) = match scale {
+        Scale::Pow10(p) => (exp + p, 1.0),
+        Scale::Mil => (exp, 25.4e-6),
+    };
+    let value = if pow10 == 0 {
+        mant.parse::<f64>()
+    } else {
+        decimal(mant, pow10)
     }
     .map_err(|_| nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Float)))?;
-    Ok((rest, value))
+    Ok((rest, value * factor))
+}
+
+/// `mant × 10^pow10`, correctly rounded, without allocating for ordinary lengths.
+fn decimal(mant: &str, pow10: i64) -> Result<f64, std::num::ParseFloatError> {
+    use std::io::Write;
+    let mut buf = [0u8; 64];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    if write!(cursor, "{mant}e{pow10}").is_ok() {
+        let len = cursor.position() as usize;
+        // Only ASCII was written.
+        if let Ok(text) = std::str::from_utf8(&buf[..len]) {
+            return text.parse();
+        }
+    }
+    format!("{mant}e{pow10}").parse()
 }
 
 /// A whole token as a number, the way ngspice reads element values: after the number and

@@ -115,16 +115,33 @@ impl LogicalLine {
     }
 }
 
+/// White-space separated words with their offsets; a word may be quoted ("a b" or 'a b')
+/// and then keeps its spaces (quotes included, the caller strips them).
 fn word_offsets(text: &str) -> Vec<(&str, usize)> {
     let mut out = Vec::new();
-    let mut start = None;
+    let mut start: Option<usize> = None;
+    let mut quote: Option<char> = None;
     for (i, c) in text.char_indices() {
-        if c.is_whitespace() {
-            if let Some(s) = start.take() {
-                out.push((&text[s..i], s));
+        match (start, quote) {
+            (Some(_), Some(q)) => {
+                if c == q {
+                    quote = None;
+                }
             }
-        } else if start.is_none() {
-            start = Some(i);
+            (Some(s), None) => {
+                if c.is_whitespace() {
+                    out.push((&text[s..i], s));
+                    start = None;
+                }
+            }
+            (None, _) => {
+                if !c.is_whitespace() {
+                    start = Some(i);
+                    if c == '"' || c == '\'' {
+                        quote = Some(c);
+                    }
+                }
+            }
         }
     }
     if let Some(s) = start {
@@ -140,12 +157,8 @@ fn strip_inline_comment(line: &str) -> &str {
     for (i, &b) in bytes.iter().enumerate() {
         match b {
             b';' => return &line[..i],
-            b'$' if prev_space => {
-                let next = bytes.get(i + 1).copied();
-                if next.is_none() || next.is_some_and(|c| c.is_ascii_whitespace()) {
-                    return &line[..i];
-                }
-            }
+            // ngspice: `$` after white space starts a comment (`1k $note` and `1k $ note`).
+            b'$' if prev_space => return &line[..i],
             b'/' if prev_space && bytes.get(i + 1) == Some(&b'/') => return &line[..i],
             _ => {}
         }
@@ -347,7 +360,7 @@ impl Reader {
                 format!("at most {MAX_INCLUDE_DEPTH} levels of .include/.lib are allowed"),
             ));
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let text = read_text(&path).map_err(|e| {
             NetlistError::new(
                 ErrorKind::MissingInclude,
                 span.clone(),
@@ -399,6 +412,16 @@ fn extract_section(lines: Vec<LogicalLine>, section: &str) -> Option<Vec<Logical
         }
     }
     found.then_some(out)
+}
+
+/// A netlist file as text. Bytes that are not UTF-8 (a Latin-1 `µ` in a comment, say)
+/// become U+FFFD instead of failing the whole file.
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 fn canonical(path: &Path) -> PathBuf {

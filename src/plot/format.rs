@@ -35,6 +35,10 @@ pub fn tick_label(v: f64, step: f64) -> String {
         return String::new();
     }
     let step = step.abs();
+    // Far outside the SI prefixes' reach (1e288 …): exponent form.
+    if v.abs() >= 1e7 || (step > 0.0 && step < 1e-7) {
+        return compact(v);
+    }
     let decimals = if step > 0.0 && step.is_finite() {
         ((-step.log10()).ceil() as i32 + 1).clamp(0, 9) as usize
     } else {
@@ -198,6 +202,8 @@ mod tests {
         assert_eq!(tick_label(0.25, 0.25), "0.25");
         assert_eq!(tick_label(-1e-17, 0.5), "0");
         assert_eq!(tick_label(1500.0, 500.0), "1500");
+        assert_eq!(tick_label(2e288, 1e288), "2e288");
+        assert_eq!(tick_label(3e-9, 1e-9), "3e-9");
         assert_eq!(compact(1e-5), "1e-5");
         assert_eq!(compact(0.0316), "0.0316");
         assert_eq!(compact(2.5), "2.5");

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -87,11 +88,16 @@ fn downsample(big: &[u8], (bw, bh): (u32, u32), k: u32) -> Vec<u8> {
     out
 }
 
+/// A finite value, and positive on a log axis.
+fn drawable(log: bool, v: f64) -> bool {
+    v.is_finite() && (!log || v > 0.0)
+}
+
 pub(crate) fn has_data(p: &Panel) -> bool {
     p.series.iter().any(|s| {
         s.x.iter()
             .zip(&s.y)
-            .any(|(x, y)| x.is_finite() && y.is_finite() && (!p.y.log || *y > 0.0))
+            .any(|(&x, &y)| drawable(p.x.log, x) && drawable(p.y.log, y))
     })
 }
 
@@ -177,7 +183,7 @@ fn data_range(p: &Panel, on_x: bool) -> Option<(f64, f64)> {
     let mut hi = f64::NEG_INFINITY;
     for s in &p.series {
         for (&x, &y) in s.x.iter().zip(&s.y) {
-            if !(x.is_finite() && y.is_finite()) || (p.y.log && y <= 0.0) {
+            if !(drawable(p.x.log, x) && drawable(p.y.log, y)) {
                 continue;
             }
             let v = if on_x { x } else { y };
@@ -344,7 +350,9 @@ fn draw_panel<DB: DrawingBackend>(
     };
     let (xs, x_desc) = axis_scale(&panel.x, x_range);
     let (ys, y_desc) = axis_scale(&panel.y, y_range);
-    let (x0, x1) = padded(x_range, xs, false);
+    // Markers at the ends would be cut in half by the plot's edge: give them room.
+    let markers = panel.series.iter().any(|s| s.markers);
+    let (x0, x1) = padded(x_range, xs, markers && panel.x.range.is_none());
     let (y0, y1) = padded(y_range, ys, panel.y.range.is_none());
 
     let mut builder = ChartBuilder::on(&plot_area);
@@ -367,7 +375,18 @@ fn draw_panel<DB: DrawingBackend>(
     };
     let x_step = (x1 - x0) / 8.0;
     let y_step = (y1 - y0) / 6.0;
-    let x_fmt = |v: &f64| format::tick_label(*v, x_step);
+    let x_fmt = |v: &f64| {
+        if xs.log {
+            format::compact(10f64.powf(*v))
+        } else {
+            format::tick_label(*v, x_step)
+        }
+    };
+    let x_labels = if xs.log {
+        ((x1 - x0).ceil() as usize + 1).clamp(3, 10)
+    } else {
+        9
+    };
     let y_fmt = |v: &f64| {
         if ys.log {
             format::compact(10f64.powf(*v))
@@ -377,7 +396,7 @@ fn draw_panel<DB: DrawingBackend>(
     };
     chart
         .configure_mesh()
-        .x_labels(9)
+        .x_labels(x_labels)
         .y_labels(y_labels)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
@@ -392,22 +411,17 @@ fn draw_panel<DB: DrawingBackend>(
         .draw()
         .map_err(err)?;
 
-    let plot_px = plot_area.dim_in_pixel().0.max(100) as usize;
+    // Thin to pixel columns of the final picture (not of the supersampled canvas).
+    let plot_px = (plot_area.dim_in_pixel().0 / k).max(100) as usize;
     for s in &panel.series {
         let style = line_style(s, k);
         for segment in segments(s, xs, ys, (x0, x1), plot_px) {
             match s.line {
-                // The bitmap backend (k > 1) joins thick polylines with unlimited miters,
-                // which shoot spikes far out of the plot at sharp zigzags: there, draw
-                // each segment on its own. SVG viewers limit miters themselves.
+                // The bitmap backend (k > 1) fills thick polylines as one polygon, which
+                // breaks on sharp zigzags (spikes across the picture) and thins some steep
+                // segments. There, stamp the 1-pixel polyline with a square brush instead.
                 LineKind::Solid if k > 1 => {
-                    chart
-                        .draw_series(
-                            segment
-                                .windows(2)
-                                .map(|w| PathElement::new(vec![w[0], w[1]], style)),
-                        )
-                        .map_err(err)?;
+                    brush_polyline(chart.plotting_area(), &segment, color(s.color), 2 * k)?;
                 }
                 LineKind::Solid => {
                     chart
@@ -438,6 +452,40 @@ fn draw_panel<DB: DrawingBackend>(
     }
     if legend.total > 0 {
         draw_legend(&legend_area, panel, legend, k)?;
+    }
+    Ok(())
+}
+
+/// Draws a polyline `width` pixels wide as `width`² shifted copies of a 1-pixel polyline.
+fn brush_polyline<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    points: &[(f64, f64)],
+    color: RGBColor,
+    width: u32,
+) -> Result<(), String> {
+    let base = area.get_base_pixel();
+    let mut pixels: Vec<(i32, i32)> = Vec::with_capacity(points.len());
+    for p in points {
+        let (x, y) = area.map_coordinate(p);
+        let q = (x - base.0, y - base.1);
+        if pixels.last() != Some(&q) {
+            pixels.push(q);
+        }
+    }
+    if pixels.len() == 1 {
+        pixels.push(pixels[0]);
+    }
+    let canvas = area.strip_coord_spec();
+    let w = width as i32;
+    let offsets = -(w - 1) / 2..=w / 2;
+    let style = color.stroke_width(1);
+    for dx in offsets.clone() {
+        for dy in offsets.clone() {
+            let shifted: Vec<(i32, i32)> = pixels.iter().map(|&(x, y)| (x + dx, y + dy)).collect();
+            canvas
+                .draw(&PathElement::new(shifted, style))
+                .map_err(err)?;
+        }
     }
     Ok(())
 }
@@ -497,9 +545,9 @@ fn draw_legend<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The drawn points of a series: scaled, split at non-finite values, and thinned to at most
-/// four points (first, min, max, last) per pixel column when there are many more samples
-/// than pixels, which keeps the envelope of fast signals and keeps SVG files small.
+/// The drawn points of a series: scaled, split at non-finite values, and thinned to the
+/// minimum and maximum of each pixel column when there are many more samples than pixels,
+/// which keeps the envelope of fast signals and keeps drawing fast and SVG files small.
 fn segments(
     s: &Series,
     xs: Scale,
@@ -510,7 +558,7 @@ fn segments(
     let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
     let mut cur: Vec<(f64, f64)> = Vec::new();
     for (&x, &y) in s.x.iter().zip(&s.y) {
-        if x.is_finite() && y.is_finite() && (!ys.log || y > 0.0) {
+        if drawable(xs.log, x) && drawable(ys.log, y) {
             cur.push((xs.apply(x), ys.apply(y)));
         } else if !cur.is_empty() {
             out.push(std::mem::take(&mut cur));
@@ -520,7 +568,7 @@ fn segments(
         out.push(cur);
     }
     for seg in &mut out {
-        if seg.len() > 4 * pixels {
+        if seg.len() > 2 * pixels {
             *seg = thin(seg, x_range, pixels);
         }
     }
@@ -531,7 +579,7 @@ fn thin(points: &[(f64, f64)], (x0, x1): (f64, f64), pixels: usize) -> Vec<(f64,
     let width = (x1 - x0).max(f64::MIN_POSITIVE);
     let bucket_of =
         |x: f64| (((x - x0) / width * pixels as f64).floor() as i64).clamp(-1, pixels as i64);
-    let mut out = Vec::with_capacity(4 * pixels + 8);
+    let mut out = Vec::with_capacity(2 * pixels + 8);
     let mut start = 0;
     while start < points.len() {
         let b = bucket_of(points[start].0);
@@ -549,13 +597,17 @@ fn thin(points: &[(f64, f64)], (x0, x1): (f64, f64), pixels: usize) -> Vec<(f64,
                 imax = i;
             }
         }
-        let mut keep = [0, imin, imax, bucket.len() - 1];
-        keep.sort_unstable();
-        let mut last = usize::MAX;
-        for i in keep {
-            if i != last {
-                out.push(bucket[i]);
-                last = i;
+        // Within one pixel column only the extremes show; keep them in x order, and the
+        // very first and last samples so the curve starts and ends where the data does.
+        let (a, b) = if imin <= imax {
+            (imin, imax)
+        } else {
+            (imax, imin)
+        };
+        for (i, p) in bucket.iter().enumerate() {
+            let ends = (start == 0 && i == 0) || (end == points.len() && i + 1 == bucket.len());
+            if i == a || i == b || ends {
+                out.push(*p);
             }
         }
         start = end;
@@ -576,7 +628,7 @@ mod tests {
             })
             .collect();
         let t = thin(&pts, (0.0, 1.0), 500);
-        assert!(t.len() <= 4 * 500 + 4, "{}", t.len());
+        assert!(t.len() <= 2 * 500 + 4, "{}", t.len());
         assert_eq!(t.first(), pts.first());
         assert_eq!(t.last(), pts.last());
         assert!(t.iter().any(|p| p.1 == 5.0), "spike kept");

@@ -1,5 +1,6 @@
 //! Training curves from a `metrics.csv` (first column `epoch`): losses (log axis when all
-//! positive), classification error, angles in degrees, and one panel per other metric.
+//! positive and spanning a factor of 5 or more), classification error, angles in degrees
+//! (`*_rad` columns converted), and one panel per other metric.
 
 use std::path::Path;
 
@@ -113,16 +114,19 @@ pub fn training_figure(metrics: &Waveforms) -> Result<Figure, PlotError> {
             metrics.title
         )));
     }
-    // Losses on a log axis when every drawn value is positive.
+    // Losses on a log axis when every drawn value is positive and they span a factor of 5
+    // or more; over a narrower range a log axis looks linear but gets unround ticks.
     for (g, p) in &mut grouped {
         if *g == Group::Loss {
-            let positive = p
+            let values = p
                 .series
                 .iter()
                 .flat_map(|s| s.y.iter())
-                .filter(|v| v.is_finite())
-                .all(|&v| v > 0.0);
-            p.y.log = positive;
+                .filter(|v| v.is_finite());
+            let positive = values.clone().all(|&v| v > 0.0);
+            let lo = values.clone().fold(f64::INFINITY, |a, &v| a.min(v));
+            let hi = values.fold(f64::NEG_INFINITY, |a, &v| a.max(v));
+            p.y.log = positive && hi >= 5.0 * lo;
         }
     }
     grouped.sort_by_key(|(g, _)| *g); // stable: other metrics keep file order
@@ -146,6 +150,31 @@ pub fn training_figure(metrics: &Waveforms) -> Result<Figure, PlotError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn metrics(losses: &[f64]) -> Waveforms {
+        use crate::waveform::{Signal, Unit};
+        let sig = |n: &str| Signal {
+            name: n.into(),
+            unit: Unit::None,
+        };
+        let mut w = Waveforms::new("run", "Table", vec![sig("epoch"), sig("train_loss")]);
+        for (e, &l) in losses.iter().enumerate() {
+            w.push_row(&[e as f64, l]);
+        }
+        w
+    }
+
+    #[test]
+    fn log_loss_axis_only_over_a_wide_positive_range() {
+        let fig = training_figure(&metrics(&[1.0, 0.3, 0.1, 0.05])).unwrap();
+        assert!(fig.panels[0].y.log);
+        let fig = training_figure(&metrics(&[45.0, 43.0, 41.0])).unwrap();
+        assert!(!fig.panels[0].y.log);
+        let fig = training_figure(&metrics(&[1.0, 0.0, 0.1])).unwrap();
+        assert!(!fig.panels[0].y.log);
+        assert_eq!(fig.panels.len(), 1);
+        assert_eq!(fig.columns, 1);
+    }
 
     #[test]
     fn metric_groups() {

@@ -282,11 +282,16 @@ pub struct Comparison {
     pub missing: Vec<String>,
     /// A non-finite value in the tested waveform, as (signal, time).
     pub non_finite: Option<(String, f64)>,
+    /// The tested waveform does not cover the reference's time span: (its span, reference's).
+    pub short: Option<((f64, f64), (f64, f64))>,
 }
 
 impl Comparison {
     pub fn pass(&self) -> bool {
-        self.missing.is_empty() && self.non_finite.is_none() && self.errors.iter().all(|e| e.pass)
+        self.missing.is_empty()
+            && self.non_finite.is_none()
+            && self.short.is_none()
+            && self.errors.iter().all(|e| e.pass)
     }
 
     /// Worst relative error over the non-flat signals.
@@ -325,6 +330,13 @@ impl Comparison {
             let _ = writeln!(
                 s,
                 "{example:<20} {:<6} {m:<16} missing from the tested output  FAIL",
+                method.name()
+            );
+        }
+        if let Some(((t0, t1), (r0, r1))) = self.short {
+            let _ = writeln!(
+                s,
+                "{example:<20} {:<6} time span {t0:e}..{t1:e} s does not cover ngspice's {r0:e}..{r1:e} s  FAIL",
                 method.name()
             );
         }
@@ -381,31 +393,65 @@ pub fn compare(test: &Waveform, reference: &Waveform) -> Comparison {
             pass,
         });
     }
+    // held-constant extrapolation must not hide a run that stopped early
+    let span = |w: &Waveform| (w.time[0], w.time[w.time.len() - 1]);
+    let (test_span, ref_span) = (span(test), span(reference));
+    let slack = 1e-9 * (ref_span.1 - ref_span.0);
+    let short = (test_span.0 > ref_span.0 + slack || test_span.1 < ref_span.1 - slack)
+        .then_some((test_span, ref_span));
     Comparison {
         errors,
         missing,
         non_finite,
+        short,
     }
 }
 
 /// Copies `netlist` to `dir/<same file name>` with `cards` inserted before its last `.end`
 /// line (or appended when it has none). Simulators keep the last value of an option, so a
-/// card overrides the netlist's own setting.
+/// card overrides the netlist's own setting. Relative `.include`/`.lib` file paths are made
+/// absolute (relative to the original netlist's directory), so the copy reads the same files.
 pub fn write_variant(netlist: &Path, dir: &Path, cards: &[&str]) -> PathBuf {
     let text = std::fs::read_to_string(netlist)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", netlist.display()));
-    let mut lines: Vec<&str> = text.lines().collect();
+    let home = netlist
+        .parent()
+        .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()))
+        .unwrap_or_default();
+    let mut lines: Vec<String> = text.lines().map(|l| absolute_include(l, &home)).collect();
     let end = lines
         .iter()
         .rposition(|l| l.trim().eq_ignore_ascii_case(".end"))
         .unwrap_or(lines.len());
     for (i, card) in cards.iter().enumerate() {
-        lines.insert(end + i, card);
+        lines.insert(end + i, card.to_string());
     }
     let path = dir.join(netlist.file_name().expect("netlist has a file name"));
     std::fs::write(&path, lines.join("\n") + "\n")
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     path
+}
+
+/// `.include FILE`, `.inc FILE` or `.lib FILE SECTION` with a relative FILE: FILE made
+/// absolute against `home`; any other line unchanged.
+fn absolute_include(line: &str, home: &Path) -> String {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let is_file_card = match words.first().map(|w| w.to_ascii_lowercase()) {
+        Some(card) if card == ".include" || card == ".inc" => words.len() >= 2,
+        Some(card) if card == ".lib" => words.len() >= 3,
+        _ => false,
+    };
+    let file = words
+        .get(1)
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\''));
+    match file {
+        Some(file) if is_file_card && Path::new(file).is_relative() => {
+            let mut out = vec![words[0].to_string(), home.join(file).display().to_string()];
+            out.extend(words[2..].iter().map(|w| w.to_string()));
+            out.join(" ")
+        }
+        _ => line.to_string(),
+    }
 }
 
 /// Runs a command to completion with `RUN_TIMEOUT`; returns its combined output on failure.

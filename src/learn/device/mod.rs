@@ -18,5 +18,5 @@ pub mod response;
 
 pub use array::DeviceArray;
 pub use params::{DeviceError, DeviceKind, DeviceParams};
-pub use plot::{PlotError, plot_pulse_response};
+pub use plot::plot_pulse_response;
 pub use response::{PulseReport, PulseResponse, PulseStats, pulse_response, pulse_statistics};
