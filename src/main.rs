@@ -21,7 +21,7 @@ enum Command {
     Device(cli::device::Args),
     /// Write the DFC learning-circuit netlist (array or --flat form).
     Gen(Box<cli::r#gen::Args>),
-    /// Learning co-simulation of a generated DFC circuit (flat form).
+    /// Learning co-simulation of a generated DFC circuit.
     Train(cli::train::Args),
 }
 

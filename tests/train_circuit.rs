@@ -281,3 +281,52 @@ fn circuit_training_follows_the_ideal_model_step_by_step() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The array form (engine array devices, conductances in CSV files) trains like the flat
+/// form of the same circuit.
+#[test]
+fn array_form_trains_like_the_flat_form() {
+    let arch = [4, 3, 2];
+    let seed = 13;
+    let phis = dfcgen::layer_phis(&arch, Phi::Linear);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let net = DfcNetwork::xavier(&arch, phis, &mut rng).unwrap();
+    let dir = temp_dir("forms");
+    let mut ends = Vec::new();
+    for flat in [true, false] {
+        let stem = if flat { "flat" } else { "array" };
+        let mut cfg = GenConfig::new(stem);
+        cfg.flat = flat;
+        let sample = network::student_teacher_sample(&net, seed, cfg.dfc.lambda).unwrap();
+        let path = dir.join(format!("{stem}.cir"));
+        dfcgen::generate(&net, &sample, &cfg)
+            .unwrap()
+            .write(&path)
+            .unwrap();
+        let mut dc = DfcCircuit::load(&path).unwrap();
+        dc.set_max_step(5e-7).unwrap();
+        let opts = cosim::TrainOptions {
+            epochs: 1,
+            seed: 3,
+            samples: 3,
+            test_samples: 5,
+            batch: 1,
+            device: DeviceParams::named("ideal").unwrap(),
+            conversion_energy_j: 0.0,
+            waveform_samples: vec![],
+            waveform_dir: None,
+        };
+        let run = cosim::train(&mut dc, &opts, None, |_, _| Ok(())).unwrap();
+        assert!(run.rows[0].update_angle_deg < 1.0);
+        ends.push(dc.network());
+    }
+    let mut worst: f64 = 0.0;
+    for (a, b) in ends[0].layers.iter().zip(&ends[1].layers) {
+        for (x, y) in a.w.data.iter().chain(&a.b).zip(b.w.data.iter().chain(&b.b)) {
+            worst = worst.max((x - y).abs());
+        }
+    }
+    eprintln!("array vs flat form after 3 training samples: max weight difference {worst:.2e}");
+    assert!(worst < 1e-5, "array and flat forms train apart: {worst}");
+    std::fs::remove_dir_all(&dir).ok();
+}

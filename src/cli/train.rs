@@ -1,4 +1,4 @@
-//! `dfcsim train`: learning co-simulation of a generated DFC circuit (flat form).
+//! `dfcsim train`: learning co-simulation of a generated DFC circuit (array or flat form).
 //!
 //! ```text
 //! dfcsim gen --arch 4-3-2 --flat -o net.cir
@@ -28,7 +28,7 @@ use crate::span::Span;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// DFC netlist written by `dfcsim gen --flat`.
+    /// DFC netlist written by `dfcsim gen` (array form, or `--flat`).
     pub netlist: PathBuf,
     /// Training epochs (in total, also with --resume).
     #[arg(long, default_value_t = 1)]

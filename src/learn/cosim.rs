@@ -1,4 +1,4 @@
-//! Learning co-simulation of a generated DFC circuit (`dfcsim gen --flat` form): one
+//! Learning co-simulation of a generated DFC circuit (`dfcsim gen`, array or flat form): one
 //! sample at a time, set the input DACs, settle the feed-forward state with the controller
 //! off, set the output target r_L* from the sampled output and the label, run the controlled
 //! transient, integrate rule (5) over the waveform ([`super::plasticity`]) and reprogram the
@@ -16,7 +16,10 @@
 //! change ΔG·(w_max − w_min)/(g_max − g_min)). The circuit then runs with the conductances
 //! read back from the devices (read noise and drift included).
 //!
-//! Only the flat form is supported for now: the array form needs the engine's array devices.
+//! Flat form: inputs and target through the V sources `vx*`/`vxn*`/`vt*`, conductances through
+//! `set_conductance` on the crossbar resistors. Array form: the `dac` devices `ax`/`at` and the
+//! `crossbar` devices `aw*`/`aq*` (`set_conductances`). The sources' energy covers V/E/H/B
+//! branches; the array DACs and neuron op-amps have no branch current and are not counted.
 
 // Kernels index several arrays with one loop variable (as in `crate::ideal`).
 #![allow(clippy::needless_range_loop)]
@@ -203,13 +206,48 @@ pub struct Crossbar {
     pub name: String,
     pub rows: usize,
     pub cols: usize,
+    /// Flat form: the resistor elements of G⁺ and G⁻ (empty in the array form).
     pub elem_p: Vec<usize>,
     pub elem_n: Vec<usize>,
+    /// Array form: the `crossbar` element.
+    pub array: Option<usize>,
     pub gp: Vec<f64>,
     pub gn: Vec<f64>,
 }
 
 impl Crossbar {
+    /// Writes the conductances (floored at [`G_FLOOR`]) into the simulator.
+    pub fn write_into(&self, sim: &mut Simulator) -> Result<(), SimError> {
+        if let Some(e) = self.array {
+            let floor = |g: &[f64]| g.iter().map(|v| v.max(G_FLOOR)).collect::<Vec<f64>>();
+            let name = self.name.clone();
+            let dev = sim
+                .device_mut(e)
+                .and_then(crate::devices::array::crossbar_mut)
+                .ok_or_else(|| SimError::BadElementUpdate {
+                    index: e,
+                    name: name.clone(),
+                    message: "not a crossbar".into(),
+                })?;
+            return dev
+                .set_conductances(&floor(&self.gp), &floor(&self.gn))
+                .map_err(|m| SimError::BadElementUpdate {
+                    index: e,
+                    name,
+                    message: m,
+                });
+        }
+        for (e, g) in self
+            .elem_p
+            .iter()
+            .zip(&self.gp)
+            .chain(self.elem_n.iter().zip(&self.gn))
+        {
+            sim.set_conductance(*e, g.max(G_FLOOR))?;
+        }
+        Ok(())
+    }
+
     /// Weight matrix w_kj = R_f (G⁺_jk − G⁻_jk), as cols × rows (n_out × n_in) row-major.
     pub fn weights(&self, r_f: f64) -> Mat {
         let mut m = Mat::zeros(self.cols, self.rows);
@@ -223,7 +261,7 @@ impl Crossbar {
     }
 }
 
-/// The structure of a flat DFC netlist, found through `dfcsim gen`'s names.
+/// The structure of a generated DFC netlist (array or flat form), found through its names.
 #[derive(Debug, Clone)]
 pub struct DfcCircuit {
     pub circuit: Circuit,
@@ -238,13 +276,16 @@ pub struct DfcCircuit {
     vx: Vec<usize>,
     vxn: Vec<usize>,
     vt: Vec<usize>,
+    /// Array form: the input and target `dac` elements (then vx/vxn/vt are empty).
+    dac_x: Option<usize>,
+    dac_t: Option<usize>,
     tran: TranSpec,
 }
 
 fn find(c: &Circuit, path: &str, name: &str) -> Result<usize, CosimError> {
     c.find_element(name).ok_or_else(|| CosimError::Netlist {
         path: path.into(),
-        msg: format!("element `{name}` not found: not a `dfcsim gen --flat` DFC netlist?"),
+        msg: format!("element `{name}` not found: not a `dfcsim gen` DFC netlist?"),
     })
 }
 
@@ -272,16 +313,10 @@ impl DfcCircuit {
             path: path.into(),
             msg,
         };
-        if circuit
+        let array_form = circuit
             .elements
             .iter()
-            .any(|e| matches!(e.kind, ElementKind::Array { .. }))
-        {
-            return Err(bad(
-                "array-form DFC netlists are not supported by `train` yet: generate with --flat"
-                    .into(),
-            ));
-        }
+            .any(|e| matches!(e.kind, ElementKind::Array { .. }));
         let count = |f: &dyn Fn(usize) -> String| {
             (0..)
                 .take_while(|&k| circuit.find_node(&f(k)).is_some())
@@ -298,12 +333,22 @@ impl DfcCircuit {
         }
         if sizes.len() < 2 || sizes[0] == 0 {
             return Err(bad(
-                "no DFC layers found (nodes r0_0, v1_0, …): not a `dfcsim gen --flat` netlist?"
-                    .into(),
+                "no DFC layers found (nodes r0_0, v1_0, …): not a `dfcsim gen` netlist?".into(),
             ));
         }
         let layers = sizes.len() - 1;
         let n_out = sizes[layers];
+        let tran = tran_spec(&circuit).ok_or_else(|| bad("no .tran card".into()))?;
+        if tran.tstop < learn.t_ff_s + learn.t_ctl_s * (1.0 - 1e-9) {
+            return Err(bad(format!(
+                ".tran stops at {:e} s, before t_ff + t_ctl = {:e} s",
+                tran.tstop,
+                learn.t_ff_s + learn.t_ctl_s
+            )));
+        }
+        if array_form {
+            return Self::from_array_circuit(circuit, learn, path, sizes, tran);
+        }
         let mut acts = Vec::new();
         for i in 1..=layers {
             acts.push(if circuit.find_element(&format!("br{i}_0")).is_some() {
@@ -327,6 +372,7 @@ impl DfcCircuit {
                 cols,
                 elem_p: Vec::with_capacity(rows * cols),
                 elem_n: Vec::with_capacity(rows * cols),
+                array: None,
                 gp: Vec::with_capacity(rows * cols),
                 gn: Vec::with_capacity(rows * cols),
             };
@@ -366,34 +412,6 @@ impl DfcCircuit {
         let vt = (0..n_out)
             .map(|m| find(&circuit, path, &format!("vt{m}")))
             .collect::<Result<Vec<_>, _>>()?;
-        let tran = circuit
-            .analyses
-            .iter()
-            .find_map(|a| match *a {
-                Analysis::Tran {
-                    tstep,
-                    tstop,
-                    tstart,
-                    tmax,
-                    uic,
-                } => Some(TranSpec {
-                    tstep,
-                    tstop,
-                    tstart,
-                    tmax,
-                    uic,
-                    fixed_step: None,
-                }),
-                _ => None,
-            })
-            .ok_or_else(|| bad("no .tran card".into()))?;
-        if tran.tstop < learn.t_ff_s + learn.t_ctl_s * (1.0 - 1e-9) {
-            return Err(bad(format!(
-                ".tran stops at {:e} s, before t_ff + t_ctl = {:e} s",
-                tran.tstop,
-                learn.t_ff_s + learn.t_ctl_s
-            )));
-        }
         Ok(DfcCircuit {
             circuit,
             learn,
@@ -405,8 +423,112 @@ impl DfcCircuit {
             vx,
             vxn,
             vt,
+            dac_x: None,
+            dac_t: None,
             tran,
         })
+    }
+
+    /// The array form: crossbars `aw{i}`/`aq{i}`, neuron layers `an{i}`, DACs `ax`/`at`.
+    fn from_array_circuit(
+        circuit: Circuit,
+        learn: LearnSpec,
+        path: &str,
+        sizes: Vec<usize>,
+        tran: TranSpec,
+    ) -> Result<DfcCircuit, CosimError> {
+        let bad = |msg: String| CosimError::Netlist {
+            path: path.into(),
+            msg,
+        };
+        let layers = sizes.len() - 1;
+        let mut acts = Vec::new();
+        for i in 1..=layers {
+            let e = find(&circuit, path, &format!("an{i}"))?;
+            let phi = match &circuit.elements[e].kind {
+                ElementKind::Array { model, .. } => match model.params.get("phi") {
+                    Some(crate::circuit::ParamValue::Str(s)) => s.to_ascii_lowercase(),
+                    _ => "tanh".into(),
+                },
+                _ => return Err(bad(format!("an{i} is not an array device"))),
+            };
+            acts.push(match phi.as_str() {
+                "tanh" => Activation::Tanh,
+                "linear" => Activation::Linear,
+                other => return Err(bad(format!("an{i}: phi={other} is not supported"))),
+            });
+        }
+        let mut sim = Simulator::new(&circuit).map_err(|e| CosimError::Sim {
+            sample: 0,
+            source: e,
+        })?;
+        let mut r_f = 0.0;
+        let mut read = |name: String, rows: usize, cols: usize| -> Result<Crossbar, CosimError> {
+            let e = find(&circuit, path, &name)?;
+            let cb = sim
+                .device_mut(e)
+                .and_then(crate::devices::array::crossbar_mut)
+                .ok_or_else(|| bad(format!("{name} is not a crossbar")))?;
+            if cb.rows() != rows || cb.cols() != cols {
+                return Err(bad(format!(
+                    "{name}: {}×{} crossbar, the layers need {rows}×{cols}",
+                    cb.rows(),
+                    cb.cols()
+                )));
+            }
+            r_f = cb.r_f();
+            Ok(Crossbar {
+                name: name[1..].to_ascii_uppercase(),
+                rows,
+                cols,
+                elem_p: Vec::new(),
+                elem_n: Vec::new(),
+                array: Some(e),
+                gp: cb.g_plus().to_vec(),
+                gn: cb.g_minus().to_vec(),
+            })
+        };
+        let n_out = sizes[layers];
+        let mut w = Vec::new();
+        let mut q = Vec::new();
+        for i in 1..=layers {
+            w.push(read(format!("aw{i}"), sizes[i - 1] + 1, sizes[i])?);
+            q.push(read(format!("aq{i}"), n_out, sizes[i])?);
+        }
+        let dac_x = Some(find(&circuit, path, "ax")?);
+        let dac_t = Some(find(&circuit, path, "at")?);
+        Ok(DfcCircuit {
+            circuit,
+            learn,
+            sizes,
+            acts,
+            r_f,
+            w,
+            q,
+            vx: Vec::new(),
+            vxn: Vec::new(),
+            vt: Vec::new(),
+            dac_x,
+            dac_t,
+            tran,
+        })
+    }
+
+    fn set_dac(sim: &mut Simulator, e: usize, values: &[f64]) -> Result<(), SimError> {
+        let dac = sim
+            .device_mut(e)
+            .and_then(crate::devices::array::dac_mut)
+            .ok_or_else(|| SimError::BadElementUpdate {
+                index: e,
+                name: "dac".into(),
+                message: "not a dac".into(),
+            })?;
+        dac.set_values(values)
+            .map_err(|m| SimError::BadElementUpdate {
+                index: e,
+                name: "dac".into(),
+                message: m,
+            })
     }
 
     pub fn layers(&self) -> usize {
@@ -457,18 +579,10 @@ impl DfcCircuit {
             source: e,
         })?;
         for cb in self.w.iter().chain(&self.q) {
-            for (e, g) in cb
-                .elem_p
-                .iter()
-                .zip(&cb.gp)
-                .chain(cb.elem_n.iter().zip(&cb.gn))
-            {
-                sim.set_conductance(*e, g.max(G_FLOOR))
-                    .map_err(|e| CosimError::Sim {
-                        sample: 0,
-                        source: e,
-                    })?;
-            }
+            cb.write_into(&mut sim).map_err(|e| CosimError::Sim {
+                sample: 0,
+                source: e,
+            })?;
         }
         Ok(sim)
     }
@@ -573,7 +687,10 @@ pub fn run_sample(
     let ls = &dc.learn;
     let vs = ls.vs;
     let simerr = |e: SimError| CosimError::Sim { sample, source: e };
-    for (j, &xj) in x.iter().enumerate() {
+    if let Some(e) = dc.dac_x {
+        DfcCircuit::set_dac(sim, e, x).map_err(simerr)?;
+    }
+    for (j, &xj) in x.iter().enumerate().take(dc.vx.len()) {
         sim.set_source(dc.vx[j], Waveform::Dc(xj * vs))
             .map_err(simerr)?;
         sim.set_source(dc.vxn[j], Waveform::Dc(-xj * vs))
@@ -596,7 +713,10 @@ pub fn run_sample(
         .zip(&g)
         .map(|(r, gi)| r - ls.lambda * gi)
         .collect();
-    for (m, &t) in target.iter().enumerate() {
+    if let Some(e) = dc.dac_t {
+        DfcCircuit::set_dac(sim, e, &target).map_err(simerr)?;
+    }
+    for (m, &t) in target.iter().enumerate().take(dc.vt.len()) {
         sim.set_source(dc.vt[m], Waveform::Dc(t * vs))
             .map_err(simerr)?;
     }
@@ -1182,20 +1302,11 @@ pub fn train(
                 &mut prog_rng,
             );
             for (cb, &p) in dc.w.iter().zip(&plastic) {
-                if !p {
-                    continue;
-                }
-                for (e, g) in cb
-                    .elem_p
-                    .iter()
-                    .zip(&cb.gp)
-                    .chain(cb.elem_n.iter().zip(&cb.gn))
-                {
-                    sim.set_conductance(*e, g.max(G_FLOOR))
-                        .map_err(|e| CosimError::Sim {
-                            sample: chunk[0],
-                            source: e,
-                        })?;
+                if p {
+                    cb.write_into(&mut sim).map_err(|e| CosimError::Sim {
+                        sample: chunk[0],
+                        source: e,
+                    })?;
                 }
             }
             t_circuit += seconds_since(t0);
@@ -1259,5 +1370,25 @@ pub fn train(
         first_epoch,
         samples: n_train,
         test_samples: n_test,
+    })
+}
+
+fn tran_spec(circuit: &Circuit) -> Option<TranSpec> {
+    circuit.analyses.iter().find_map(|a| match *a {
+        Analysis::Tran {
+            tstep,
+            tstop,
+            tstart,
+            tmax,
+            uic,
+        } => Some(TranSpec {
+            tstep,
+            tstop,
+            tstart,
+            tmax,
+            uic,
+            fixed_step: None,
+        }),
+        _ => None,
     })
 }
