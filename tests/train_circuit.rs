@@ -297,6 +297,9 @@ fn array_form_trains_like_the_flat_form() {
         let stem = if flat { "flat" } else { "array" };
         let mut cfg = GenConfig::new(stem);
         cfg.flat = flat;
+        // G_min = 0: the flat form leaves open cells out; the co-simulation adds them back
+        // (at the conductance floor) so that weights can change sign.
+        cfg.hardware.g_min_siemens = 0.0;
         let sample = network::student_teacher_sample(&net, seed, cfg.dfc.lambda).unwrap();
         let path = dir.join(format!("{stem}.cir"));
         dfcgen::generate(&net, &sample, &cfg)

@@ -14,8 +14,8 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn dfcsim(dir: &Path, args: &[&str]) {
-    // Run outside the crate: `gen` would pick up netlists/models/ideal.lib, whose g_min = 0
-    // the generator's ideal preset does not accept (yet).
+    // Run outside the crate: `gen` then uses its built-in ideal preset, whatever
+    // netlists/models/ideal.lib holds.
     let out = Command::new(env!("CARGO_BIN_EXE_dfcsim"))
         .current_dir(dir)
         .args(args)
@@ -130,7 +130,10 @@ fn rram_devices_take_pulses() {
     // The requested sample's transient, with the controlled phase's nodes.
     let wf = std::fs::read_to_string(out.join("waveforms/epoch_0001_sample_1.csv")).unwrap();
     let header = wf.lines().next().unwrap();
-    assert!(header.starts_with("time,") && header.contains("v(u_0)"), "{header}");
+    assert!(
+        header.starts_with("time,") && header.contains("v(u_0)"),
+        "{header}"
+    );
     assert!(wf.lines().count() > 50);
     std::fs::remove_dir_all(&dir).ok();
 }

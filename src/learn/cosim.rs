@@ -305,7 +305,7 @@ impl DfcCircuit {
     }
 
     pub fn from_circuit(
-        circuit: Circuit,
+        mut circuit: Circuit,
         learn: LearnSpec,
         path: &str,
     ) -> Result<DfcCircuit, CosimError> {
@@ -365,43 +365,11 @@ impl DfcCircuit {
             ElementKind::Resistor { ohms, .. } => *ohms,
             _ => return Err(bad("rf1_0 is not a resistor".into())),
         };
-        let crossbar = |name: &str, i: usize, rows: usize, cols: usize| {
-            let mut cb = Crossbar {
-                name: format!("{}{i}", name.to_ascii_uppercase()),
-                rows,
-                cols,
-                elem_p: Vec::with_capacity(rows * cols),
-                elem_n: Vec::with_capacity(rows * cols),
-                array: None,
-                gp: Vec::with_capacity(rows * cols),
-                gn: Vec::with_capacity(rows * cols),
-            };
-            for j in 0..rows {
-                for k in 0..cols {
-                    for (pol, el, g) in [
-                        ('p', &mut cb.elem_p, &mut cb.gp),
-                        ('n', &mut cb.elem_n, &mut cb.gn),
-                    ] {
-                        let e = find(&circuit, path, &format!("r{name}{i}{pol}_{j}_{k}"))?;
-                        match &circuit.elements[e].kind {
-                            ElementKind::Resistor { ohms, .. } => g.push(1.0 / ohms),
-                            _ => {
-                                return Err(bad(format!(
-                                    "r{name}{i}{pol}_{j}_{k}: not a resistor"
-                                )));
-                            }
-                        }
-                        el.push(e);
-                    }
-                }
-            }
-            Ok::<Crossbar, CosimError>(cb)
-        };
         let mut w = Vec::new();
         let mut q = Vec::new();
         for i in 1..=layers {
-            w.push(crossbar("w", i, sizes[i - 1] + 1, sizes[i])?);
-            q.push(crossbar("q", i, n_out, sizes[i])?);
+            w.push(flat_crossbar(&mut circuit, path, "w", i, &sizes)?);
+            q.push(flat_crossbar(&mut circuit, path, "q", i, &sizes)?);
         }
         let vx = (0..sizes[0])
             .map(|j| find(&circuit, path, &format!("vx{j}")))
@@ -1391,4 +1359,101 @@ fn tran_spec(circuit: &Circuit) -> Option<TranSpec> {
         }),
         _ => None,
     })
+}
+
+/// The flat crossbar `name` (`w` or `q`) of layer `i`: its resistors `r{name}{i}{p|n}_{j}_{k}`.
+/// A cell the generator left open (G = 0: no resistor) gets a resistor of [`G_FLOOR`]
+/// added between the same nodes, so that learning can grow it.
+fn flat_crossbar(
+    circuit: &mut Circuit,
+    path: &str,
+    name: &str,
+    i: usize,
+    sizes: &[usize],
+) -> Result<Crossbar, CosimError> {
+    use crate::r#gen::nodes;
+    let layers = sizes.len() - 1;
+    let (rows, cols) = if name == "w" {
+        (sizes[i - 1] + 1, sizes[i])
+    } else {
+        (sizes[layers], sizes[i])
+    };
+    let bad = |msg: String| CosimError::Netlist {
+        path: path.into(),
+        msg,
+    };
+    let mut cb = Crossbar {
+        name: format!("{}{i}", name.to_ascii_uppercase()),
+        rows,
+        cols,
+        elem_p: Vec::with_capacity(rows * cols),
+        elem_n: Vec::with_capacity(rows * cols),
+        array: None,
+        gp: Vec::with_capacity(rows * cols),
+        gn: Vec::with_capacity(rows * cols),
+    };
+    // (positive line, negative line) of row j, and the column wire of k.
+    let lines = |j: usize| -> (String, String) {
+        if name == "q" {
+            (nodes::u(j), nodes::un(j))
+        } else if j + 1 == rows {
+            ("one".into(), "onen".into())
+        } else {
+            (nodes::r(i - 1, j), nodes::rn(i - 1, j))
+        }
+    };
+    let column = |k: usize| {
+        if name == "q" {
+            nodes::col_fb(i, k)
+        } else {
+            nodes::col_ff(i, k)
+        }
+    };
+    let span = circuit
+        .elements
+        .first()
+        .map(|e| e.span.clone())
+        .ok_or_else(|| bad("empty netlist".into()))?;
+    for j in 0..rows {
+        for k in 0..cols {
+            for pol in ['p', 'n'] {
+                let ename = format!("r{name}{i}{pol}_{j}_{k}");
+                let (e, g) = match circuit.find_element(&ename) {
+                    Some(e) => match &circuit.elements[e].kind {
+                        ElementKind::Resistor { ohms, .. } => (e, 1.0 / ohms),
+                        _ => return Err(bad(format!("{ename}: not a resistor"))),
+                    },
+                    None => {
+                        let (pos, neg) = lines(j);
+                        // G⁺ hangs on the negative line, G⁻ on the positive one.
+                        let line = if pol == 'p' { neg } else { pos };
+                        let node = |n: &str| {
+                            circuit.find_node(n).ok_or_else(|| {
+                                bad(format!("node `{n}` of open cell {ename} not found"))
+                            })
+                        };
+                        let (p, n) = (node(&line)?, node(&column(k))?);
+                        circuit.elements.push(crate::circuit::Element {
+                            name: ename,
+                            kind: ElementKind::Resistor {
+                                p,
+                                n,
+                                ohms: 1.0 / G_FLOOR,
+                            },
+                            span: span.clone(),
+                        });
+                        (circuit.elements.len() - 1, 0.0)
+                    }
+                };
+                if pol == 'p' {
+                    cb.elem_p.push(e);
+                    cb.gp.push(g);
+                } else {
+                    cb.elem_n.push(e);
+                    cb.gn.push(g);
+                }
+            }
+        }
+    }
+    Ok(cb)
 }
