@@ -21,6 +21,8 @@ enum Command {
     Device(cli::device::Args),
     /// Write the DFC learning-circuit netlist (array or --flat form).
     Gen(Box<cli::r#gen::Args>),
+    /// Learning co-simulation of a generated DFC circuit.
+    Train(cli::train::Args),
 }
 
 fn main() {
@@ -31,6 +33,7 @@ fn main() {
         Command::Ideal(a) => cli::ideal::main(a),
         Command::Device(a) => cli::device::main(a),
         Command::Gen(a) => cli::r#gen::main(*a),
+        Command::Train(a) => cli::train::main(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
