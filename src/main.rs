@@ -21,6 +21,8 @@ enum Command {
     Device(cli::device::Args),
     /// Write the DFC learning-circuit netlist (array or --flat form).
     Gen(Box<cli::r#gen::Args>),
+    /// Learning co-simulation of a generated DFC circuit.
+    Train(cli::train::Args),
     /// Train the ideal model and the circuit under several presets; report and plots.
     Compare(cli::compare::Args),
 }
@@ -33,6 +35,7 @@ fn main() {
         Command::Ideal(a) => cli::ideal::main(a),
         Command::Device(a) => cli::device::main(a),
         Command::Gen(a) => cli::r#gen::main(*a),
+        Command::Train(a) => cli::train::main(a),
         Command::Compare(a) => cli::compare::main(a),
     };
     if let Err(e) = result {

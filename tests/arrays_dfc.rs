@@ -10,7 +10,7 @@ use dfcsim::devices::array::{crossbar_mut, dac_mut};
 use dfcsim::elaborate;
 use dfcsim::engine::{self, Simulator, TranSpec};
 use dfcsim::r#gen::network::{self, DfcNetwork};
-use dfcsim::r#gen::{self as dfcgen, GenConfig, Phi};
+use dfcsim::r#gen::{self as dfcgen, GenConfig, Opamp, Phi};
 use dfcsim::waveform::Waveforms;
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
@@ -25,6 +25,10 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// Writes the array and flat forms of a small DFC circuit; returns their paths.
 fn generate(dir: &Path, arch: &[usize]) -> (PathBuf, PathBuf) {
+    generate_with(dir, arch, Opamp::ideal())
+}
+
+fn generate_with(dir: &Path, arch: &[usize], opamp: Opamp) -> (PathBuf, PathBuf) {
     let phis = dfcgen::layer_phis(arch, Phi::Linear);
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let net = DfcNetwork::xavier(arch, phis, &mut rng).unwrap();
@@ -34,6 +38,7 @@ fn generate(dir: &Path, arch: &[usize]) -> (PathBuf, PathBuf) {
         let stem = if flat { "net_flat" } else { "net" };
         let mut cfg = GenConfig::new(stem);
         cfg.flat = flat;
+        cfg.hardware.opamp = opamp.clone();
         let g = dfcgen::generate(&net, &sample, &cfg).unwrap();
         let path = dir.join(format!("{stem}.cir"));
         g.write(&path).unwrap();
@@ -143,6 +148,39 @@ fn small_arch_array_form_equals_flat_form() {
     assert!(points >= 3, "{points} common points");
     eprintln!("4-3-2 adaptive: {d:e} V at {points} common points");
     assert!(d < 1e-6 * VS, "adaptive: {d:e} V");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Finite gain, single pole, input offset and output rails: the op-amp model of both forms.
+#[test]
+fn nonideal_opamps_match_flat_form() {
+    let dir = temp_dir("opamp");
+    let opamp = Opamp {
+        a0: 2e4,
+        gbw_hz: Some(5e6),
+        vos_volts: 2e-3,
+        rails_volts: Some((-0.25, 0.25)),
+    };
+    let (array, flat) = generate_with(&dir, &[4, 3, 2], opamp);
+    let ca = elaborate::load(&array).unwrap();
+    let cf = elaborate::load(&flat).unwrap();
+    let spec = TranSpec {
+        fixed_step: Some(2e-8),
+        ..tran_of(&ca)
+    };
+    let (ra, ea) = Simulator::new(&ca).unwrap().run_tran(&spec);
+    let (rf, ef) = Simulator::new(&cf).unwrap().run_tran(&spec);
+    assert!(ea.is_none() && ef.is_none(), "{ea:?} {ef:?}");
+    let (d, at, _) = max_diff_same_grid(&ra.waveforms, &rf.waveforms);
+    eprintln!("non-ideal op-amps: {d:e} V at {at}");
+    assert!(d < 1e-6 * VS, "{d:e} V at {at}");
+    // the rails are reached somewhere (else this test would not test them)
+    let w = &ra.waveforms;
+    let railed = (1..w.width()).any(|j| {
+        w.signals[j].name.starts_with("v(")
+            && (0..w.rows()).any(|r| (w.row(r)[j].abs() - 0.25).abs() < 1e-12)
+    });
+    assert!(railed, "no op-amp reached its rails");
     std::fs::remove_dir_all(&dir).ok();
 }
 

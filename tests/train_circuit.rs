@@ -197,3 +197,139 @@ fn one_sample_matches_continuous_time_dfc_and_the_ideal_update() {
     assert!(step_max > 1e-4 && worst_w < 1e-9 * step_max.max(1.0) + 1e-12);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A few per-sample training steps of the circuit (ideal devices) against the ideal model's
+/// SGD steps on the same samples from the same initial weights: the weight changes agree.
+#[test]
+fn circuit_training_follows_the_ideal_model_step_by_step() {
+    let arch = [4, 3, 2];
+    let seed = 11;
+    let phis = dfcgen::layer_phis(&arch, Phi::Linear);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let net = DfcNetwork::xavier(&arch, phis, &mut rng).unwrap();
+    let mut cfg = GenConfig::new("net");
+    cfg.flat = true;
+    let sample = network::student_teacher_sample(&net, seed, cfg.dfc.lambda).unwrap();
+    let dir = temp_dir("steps");
+    let path = dir.join("net.cir");
+    dfcgen::generate(&net, &sample, &cfg)
+        .unwrap()
+        .write(&path)
+        .unwrap();
+    let mut dc = DfcCircuit::load(&path).unwrap();
+    dc.set_max_step(5e-7).unwrap();
+    let start = dc.network();
+    let opts = cosim::TrainOptions {
+        epochs: 1,
+        seed: 3,
+        samples: 4,
+        test_samples: 5,
+        batch: 1,
+        device: DeviceParams::named("ideal").unwrap(),
+        conversion_energy_j: 0.0,
+        waveform_samples: vec![],
+        waveform_dir: None,
+    };
+    cosim::train(&mut dc, &opts, None, |_, _| Ok(())).unwrap();
+    let end = dc.network();
+
+    let splits = cosim::student_teacher_data(&dc.sizes, 3, 4, 5);
+    let mut ideal = start.clone();
+    for s in 0..4 {
+        let (x, y) = (splits.train.x.row(s), splits.train.y.row(s));
+        let g = cosim::ideal_update(&ideal, &dc.learn, x, y, 1);
+        let step = dfcsim::learn::plasticity::sgd_step(
+            g,
+            dc.learn.lr,
+            dc.learn.lambda,
+            true,
+            dc.learn.clip,
+        );
+        for (l, (sw, sb)) in ideal.layers.iter_mut().zip(step.w.iter().zip(&step.b)) {
+            l.w.data.iter_mut().zip(&sw.data).for_each(|(a, d)| *a += d);
+            l.b.iter_mut().zip(sb).for_each(|(a, d)| *a += d);
+        }
+    }
+    let delta = |a: &dfcsim::ideal::Network| -> Vec<f64> {
+        a.layers
+            .iter()
+            .zip(&start.layers)
+            .flat_map(|(l, s0)| {
+                let dw: Vec<f64> =
+                    l.w.data
+                        .iter()
+                        .zip(&s0.w.data)
+                        .map(|(x, y)| x - y)
+                        .collect();
+                let db: Vec<f64> = l.b.iter().zip(&s0.b).map(|(x, y)| x - y).collect();
+                dw.into_iter().chain(db)
+            })
+            .collect()
+    };
+    let (dc_d, id_d) = (delta(&end), delta(&ideal));
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let diff: Vec<f64> = dc_d.iter().zip(&id_d).map(|(a, b)| a - b).collect();
+    let rel = norm(&diff) / norm(&id_d);
+    eprintln!(
+        "4 per-sample steps: |ΔW_circuit − ΔW_ideal| / |ΔW_ideal| = {rel:.2e} (|ΔW| = {:.3e})",
+        norm(&id_d)
+    );
+    assert!(norm(&id_d) > 1e-3, "the weights hardly moved");
+    assert!(
+        rel < 0.01,
+        "circuit training departs from the ideal model: {rel}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The array form (engine array devices, conductances in CSV files) trains like the flat
+/// form of the same circuit.
+#[test]
+fn array_form_trains_like_the_flat_form() {
+    let arch = [4, 3, 2];
+    let seed = 13;
+    let phis = dfcgen::layer_phis(&arch, Phi::Linear);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let net = DfcNetwork::xavier(&arch, phis, &mut rng).unwrap();
+    let dir = temp_dir("forms");
+    let mut ends = Vec::new();
+    for flat in [true, false] {
+        let stem = if flat { "flat" } else { "array" };
+        let mut cfg = GenConfig::new(stem);
+        cfg.flat = flat;
+        // G_min = 0: the flat form leaves open cells out; the co-simulation adds them back
+        // (at the conductance floor) so that weights can change sign.
+        cfg.hardware.g_min_siemens = 0.0;
+        let sample = network::student_teacher_sample(&net, seed, cfg.dfc.lambda).unwrap();
+        let path = dir.join(format!("{stem}.cir"));
+        dfcgen::generate(&net, &sample, &cfg)
+            .unwrap()
+            .write(&path)
+            .unwrap();
+        let mut dc = DfcCircuit::load(&path).unwrap();
+        dc.set_max_step(5e-7).unwrap();
+        let opts = cosim::TrainOptions {
+            epochs: 1,
+            seed: 3,
+            samples: 3,
+            test_samples: 5,
+            batch: 1,
+            device: DeviceParams::named("ideal").unwrap(),
+            conversion_energy_j: 0.0,
+            waveform_samples: vec![],
+            waveform_dir: None,
+        };
+        let run = cosim::train(&mut dc, &opts, None, |_, _| Ok(())).unwrap();
+        assert!(run.rows[0].update_angle_deg < 1.0);
+        ends.push(dc.network());
+    }
+    let mut worst: f64 = 0.0;
+    for (a, b) in ends[0].layers.iter().zip(&ends[1].layers) {
+        for (x, y) in a.w.data.iter().chain(&a.b).zip(b.w.data.iter().chain(&b.b)) {
+            worst = worst.max((x - y).abs());
+        }
+    }
+    eprintln!("array vs flat form after 3 training samples: max weight difference {worst:.2e}");
+    assert!(worst < 1e-5, "array and flat forms train apart: {worst}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -38,12 +38,8 @@ fn trapezoid_on_non_uniform_grid_matches_hand_computation() {
     // = (5.5, 2.25); ∫ d dt = 0.25·1 + 0.75·4 = 3.25; T = 2; g = −2/1 · ∫/T.
     let want_w = [-5.5, -2.25];
     let want_b = -3.25;
-    for j in 0..2 {
-        assert!(
-            (g.w[0].data[j] - want_w[j]).abs() < 1e-15,
-            "{:?}",
-            g.w[0].data
-        );
+    for (got, want) in g.w[0].data.iter().zip(want_w) {
+        assert!((got - want).abs() < 1e-15, "{:?}", g.w[0].data);
     }
     assert!((g.b[0][0] - want_b).abs() < 1e-15);
 

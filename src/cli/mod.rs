@@ -5,3 +5,4 @@ pub mod r#gen;
 pub mod ideal;
 pub mod plot;
 pub mod run;
+pub mod train;

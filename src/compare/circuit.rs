@@ -16,31 +16,83 @@ use crate::cli::device::read_model_cards;
 use crate::r#gen::emit::nodes;
 use crate::r#gen::{self as dfcgen, GenConfig, Hardware, Phi, network};
 use crate::ideal::data::Splits;
+use crate::learn::cosim::{self, DfcCircuit, TrainOptions};
 use crate::learn::device::DeviceParams;
+use crate::learn::plasticity::Plasticity;
 use crate::span::Span;
 use crate::waveform::Waveforms;
 
 /// Trains the circuit of configuration `cfg` (preset, sweep point) with the comparison's
-/// seed, samples, test samples, batch and epochs; calls `on_epoch` after every epoch.
-///
-/// The netlist and device model are prepared ([`circuit_setup`], into `dir`), but the
-/// circuit co-simulation's training loop (`learn::cosim::train`) is not in this build
-/// yet, so every circuit configuration then fails with a message saying so; the
-/// ideal-model configurations, the report and the plots do not depend on it.
+/// seed, samples, test samples, batch and epochs through `learn::cosim::train` (which
+/// draws the same student-teacher data as [`super::comparison_data`]), calls `on_epoch`
+/// after every epoch, and records test sample 0's transient after training. The netlist
+/// is written into `dir`.
 pub fn train_circuit(
     c: &Common,
     cfg: &Configuration,
-    _data: &Splits,
+    data: &Splits,
     dir: &Path,
-    _on_epoch: &mut dyn FnMut(&RunRow),
+    on_epoch: &mut dyn FnMut(&RunRow),
 ) -> Result<RunResult, CompareError> {
     let setup = circuit_setup(c, cfg, &c.models_dir, dir)?;
-    Err(CompareError::Run {
+    let run_err = |e: cosim::CosimError| CompareError::Run {
         name: cfg.name.clone(),
-        message: format!(
-            "{} prepared, but the circuit co-simulation's training loop (`dfcsim train`) is not available in this build",
-            setup.netlist.display()
-        ),
+        message: e.to_string(),
+    };
+    let mut dc = DfcCircuit::load(&setup.netlist).map_err(run_err)?;
+    // 0.05 τ_u: within 0.01° of the fine-step update on the toy circuits (cosim's tests).
+    let tau_u = dc.learn.tau_u;
+    dc.set_max_step(0.05 * tau_u).map_err(run_err)?;
+    let opts = TrainOptions {
+        epochs: c.epochs,
+        seed: c.seed,
+        samples: c.samples,
+        test_samples: c.test_samples,
+        batch: c.batch.max(1),
+        device: setup.device,
+        conversion_energy_j: 0.0,
+        waveform_samples: Vec::new(),
+        waveform_dir: None,
+    };
+    let mut rows = Vec::new();
+    cosim::train(&mut dc, &opts, None, |m, _| {
+        let row = RunRow {
+            epoch: m.epoch,
+            train_loss: m.train_loss,
+            test_loss: m.test_loss,
+            test_error: m.test_error,
+            update_angle_deg: m.update_angle_deg,
+            steady_state_error: Some(m.steady_state_error),
+            settling_time_s: Some(m.settling_time_s),
+            energy_per_sample_j: Some(m.energy_total_j),
+        };
+        on_epoch(&row);
+        rows.push(row);
+        Ok(())
+    })
+    .map_err(run_err)?;
+    let example = if data.test.is_empty() {
+        None
+    } else {
+        let mut sim = dc.simulator().map_err(run_err)?;
+        let mut plast = Plasticity::new(&dc.sizes, &dc.acts, dc.learn.rule);
+        let out = cosim::run_sample(
+            &dc,
+            &mut sim,
+            &mut plast,
+            data.test.x.row(0),
+            data.test.y.row(0),
+            1,
+            0,
+        )
+        .map_err(run_err)?;
+        Some(example_from_waveforms(&out.waveforms, &c.sizes)?)
+    };
+    Ok(RunResult {
+        config: cfg.clone(),
+        rows,
+        example,
+        diverged: None,
     })
 }
 

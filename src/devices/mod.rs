@@ -215,6 +215,11 @@ pub struct SlotBuilder {
 }
 
 impl SlotBuilder {
+    /// The (row, col) pairs recorded so far (pass 1).
+    pub fn pairs(&self) -> &[(usize, usize)] {
+        &self.pairs
+    }
+
     /// Position of Jacobian entry (row, col) in the value array.
     pub fn slot(&mut self, row: usize, col: usize) -> usize {
         match &self.pattern {

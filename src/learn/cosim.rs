@@ -1,4 +1,4 @@
-//! Learning co-simulation of a generated DFC circuit (`dfcsim gen --flat` form): one
+//! Learning co-simulation of a generated DFC circuit (`dfcsim gen`, array or flat form): one
 //! sample at a time, set the input DACs, settle the feed-forward state with the controller
 //! off, set the output target r_L* from the sampled output and the label, run the controlled
 //! transient, integrate rule (5) over the waveform ([`super::plasticity`]) and reprogram the
@@ -16,7 +16,10 @@
 //! change ΔG·(w_max − w_min)/(g_max − g_min)). The circuit then runs with the conductances
 //! read back from the devices (read noise and drift included).
 //!
-//! Only the flat form is supported for now: the array form needs the engine's array devices.
+//! Flat form: inputs and target through the V sources `vx*`/`vxn*`/`vt*`, conductances through
+//! `set_conductance` on the crossbar resistors. Array form: the `dac` devices `ax`/`at` and the
+//! `crossbar` devices `aw*`/`aq*` (`set_conductances`). The sources' energy covers V/E/H/B
+//! branches; the array DACs and neuron op-amps have no branch current and are not counted.
 
 // Kernels index several arrays with one loop variable (as in `crate::ideal`).
 #![allow(clippy::needless_range_loop)]
@@ -24,6 +27,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 
 use crate::circuit::{Analysis, Circuit, ElementKind, NodeId, Waveform};
@@ -202,13 +206,48 @@ pub struct Crossbar {
     pub name: String,
     pub rows: usize,
     pub cols: usize,
+    /// Flat form: the resistor elements of G⁺ and G⁻ (empty in the array form).
     pub elem_p: Vec<usize>,
     pub elem_n: Vec<usize>,
+    /// Array form: the `crossbar` element.
+    pub array: Option<usize>,
     pub gp: Vec<f64>,
     pub gn: Vec<f64>,
 }
 
 impl Crossbar {
+    /// Writes the conductances (floored at [`G_FLOOR`]) into the simulator.
+    pub fn write_into(&self, sim: &mut Simulator) -> Result<(), SimError> {
+        if let Some(e) = self.array {
+            let floor = |g: &[f64]| g.iter().map(|v| v.max(G_FLOOR)).collect::<Vec<f64>>();
+            let name = self.name.clone();
+            let dev = sim
+                .device_mut(e)
+                .and_then(crate::devices::array::crossbar_mut)
+                .ok_or_else(|| SimError::BadElementUpdate {
+                    index: e,
+                    name: name.clone(),
+                    message: "not a crossbar".into(),
+                })?;
+            return dev
+                .set_conductances(&floor(&self.gp), &floor(&self.gn))
+                .map_err(|m| SimError::BadElementUpdate {
+                    index: e,
+                    name,
+                    message: m,
+                });
+        }
+        for (e, g) in self
+            .elem_p
+            .iter()
+            .zip(&self.gp)
+            .chain(self.elem_n.iter().zip(&self.gn))
+        {
+            sim.set_conductance(*e, g.max(G_FLOOR))?;
+        }
+        Ok(())
+    }
+
     /// Weight matrix w_kj = R_f (G⁺_jk − G⁻_jk), as cols × rows (n_out × n_in) row-major.
     pub fn weights(&self, r_f: f64) -> Mat {
         let mut m = Mat::zeros(self.cols, self.rows);
@@ -222,7 +261,7 @@ impl Crossbar {
     }
 }
 
-/// The structure of a flat DFC netlist, found through `dfcsim gen`'s names.
+/// The structure of a generated DFC netlist (array or flat form), found through its names.
 #[derive(Debug, Clone)]
 pub struct DfcCircuit {
     pub circuit: Circuit,
@@ -237,13 +276,16 @@ pub struct DfcCircuit {
     vx: Vec<usize>,
     vxn: Vec<usize>,
     vt: Vec<usize>,
+    /// Array form: the input and target `dac` elements (then vx/vxn/vt are empty).
+    dac_x: Option<usize>,
+    dac_t: Option<usize>,
     tran: TranSpec,
 }
 
 fn find(c: &Circuit, path: &str, name: &str) -> Result<usize, CosimError> {
     c.find_element(name).ok_or_else(|| CosimError::Netlist {
         path: path.into(),
-        msg: format!("element `{name}` not found: not a `dfcsim gen --flat` DFC netlist?"),
+        msg: format!("element `{name}` not found: not a `dfcsim gen` DFC netlist?"),
     })
 }
 
@@ -263,7 +305,7 @@ impl DfcCircuit {
     }
 
     pub fn from_circuit(
-        circuit: Circuit,
+        mut circuit: Circuit,
         learn: LearnSpec,
         path: &str,
     ) -> Result<DfcCircuit, CosimError> {
@@ -271,16 +313,10 @@ impl DfcCircuit {
             path: path.into(),
             msg,
         };
-        if circuit
+        let array_form = circuit
             .elements
             .iter()
-            .any(|e| matches!(e.kind, ElementKind::Array { .. }))
-        {
-            return Err(bad(
-                "array-form DFC netlists are not supported by `train` yet: generate with --flat"
-                    .into(),
-            ));
-        }
+            .any(|e| matches!(e.kind, ElementKind::Array { .. }));
         let count = |f: &dyn Fn(usize) -> String| {
             (0..)
                 .take_while(|&k| circuit.find_node(&f(k)).is_some())
@@ -297,12 +333,22 @@ impl DfcCircuit {
         }
         if sizes.len() < 2 || sizes[0] == 0 {
             return Err(bad(
-                "no DFC layers found (nodes r0_0, v1_0, …): not a `dfcsim gen --flat` netlist?"
-                    .into(),
+                "no DFC layers found (nodes r0_0, v1_0, …): not a `dfcsim gen` netlist?".into(),
             ));
         }
         let layers = sizes.len() - 1;
         let n_out = sizes[layers];
+        let tran = tran_spec(&circuit).ok_or_else(|| bad("no .tran card".into()))?;
+        if tran.tstop < learn.t_ff_s + learn.t_ctl_s * (1.0 - 1e-9) {
+            return Err(bad(format!(
+                ".tran stops at {:e} s, before t_ff + t_ctl = {:e} s",
+                tran.tstop,
+                learn.t_ff_s + learn.t_ctl_s
+            )));
+        }
+        if array_form {
+            return Self::from_array_circuit(circuit, learn, path, sizes, tran);
+        }
         let mut acts = Vec::new();
         for i in 1..=layers {
             acts.push(if circuit.find_element(&format!("br{i}_0")).is_some() {
@@ -319,42 +365,11 @@ impl DfcCircuit {
             ElementKind::Resistor { ohms, .. } => *ohms,
             _ => return Err(bad("rf1_0 is not a resistor".into())),
         };
-        let crossbar = |name: &str, i: usize, rows: usize, cols: usize| {
-            let mut cb = Crossbar {
-                name: format!("{}{i}", name.to_ascii_uppercase()),
-                rows,
-                cols,
-                elem_p: Vec::with_capacity(rows * cols),
-                elem_n: Vec::with_capacity(rows * cols),
-                gp: Vec::with_capacity(rows * cols),
-                gn: Vec::with_capacity(rows * cols),
-            };
-            for j in 0..rows {
-                for k in 0..cols {
-                    for (pol, el, g) in [
-                        ('p', &mut cb.elem_p, &mut cb.gp),
-                        ('n', &mut cb.elem_n, &mut cb.gn),
-                    ] {
-                        let e = find(&circuit, path, &format!("r{name}{i}{pol}_{j}_{k}"))?;
-                        match &circuit.elements[e].kind {
-                            ElementKind::Resistor { ohms, .. } => g.push(1.0 / ohms),
-                            _ => {
-                                return Err(bad(format!(
-                                    "r{name}{i}{pol}_{j}_{k}: not a resistor"
-                                )));
-                            }
-                        }
-                        el.push(e);
-                    }
-                }
-            }
-            Ok::<Crossbar, CosimError>(cb)
-        };
         let mut w = Vec::new();
         let mut q = Vec::new();
         for i in 1..=layers {
-            w.push(crossbar("w", i, sizes[i - 1] + 1, sizes[i])?);
-            q.push(crossbar("q", i, n_out, sizes[i])?);
+            w.push(flat_crossbar(&mut circuit, path, "w", i, &sizes)?);
+            q.push(flat_crossbar(&mut circuit, path, "q", i, &sizes)?);
         }
         let vx = (0..sizes[0])
             .map(|j| find(&circuit, path, &format!("vx{j}")))
@@ -365,34 +380,6 @@ impl DfcCircuit {
         let vt = (0..n_out)
             .map(|m| find(&circuit, path, &format!("vt{m}")))
             .collect::<Result<Vec<_>, _>>()?;
-        let tran = circuit
-            .analyses
-            .iter()
-            .find_map(|a| match *a {
-                Analysis::Tran {
-                    tstep,
-                    tstop,
-                    tstart,
-                    tmax,
-                    uic,
-                } => Some(TranSpec {
-                    tstep,
-                    tstop,
-                    tstart,
-                    tmax,
-                    uic,
-                    fixed_step: None,
-                }),
-                _ => None,
-            })
-            .ok_or_else(|| bad("no .tran card".into()))?;
-        if tran.tstop < learn.t_ff_s + learn.t_ctl_s * (1.0 - 1e-9) {
-            return Err(bad(format!(
-                ".tran stops at {:e} s, before t_ff + t_ctl = {:e} s",
-                tran.tstop,
-                learn.t_ff_s + learn.t_ctl_s
-            )));
-        }
         Ok(DfcCircuit {
             circuit,
             learn,
@@ -404,12 +391,129 @@ impl DfcCircuit {
             vx,
             vxn,
             vt,
+            dac_x: None,
+            dac_t: None,
             tran,
         })
     }
 
+    /// The array form: crossbars `aw{i}`/`aq{i}`, neuron layers `an{i}`, DACs `ax`/`at`.
+    fn from_array_circuit(
+        circuit: Circuit,
+        learn: LearnSpec,
+        path: &str,
+        sizes: Vec<usize>,
+        tran: TranSpec,
+    ) -> Result<DfcCircuit, CosimError> {
+        let bad = |msg: String| CosimError::Netlist {
+            path: path.into(),
+            msg,
+        };
+        let layers = sizes.len() - 1;
+        let mut acts = Vec::new();
+        for i in 1..=layers {
+            let e = find(&circuit, path, &format!("an{i}"))?;
+            let phi = match &circuit.elements[e].kind {
+                ElementKind::Array { model, .. } => match model.params.get("phi") {
+                    Some(crate::circuit::ParamValue::Str(s)) => s.to_ascii_lowercase(),
+                    _ => "tanh".into(),
+                },
+                _ => return Err(bad(format!("an{i} is not an array device"))),
+            };
+            acts.push(match phi.as_str() {
+                "tanh" => Activation::Tanh,
+                "linear" => Activation::Linear,
+                other => return Err(bad(format!("an{i}: phi={other} is not supported"))),
+            });
+        }
+        let mut sim = Simulator::new(&circuit).map_err(|e| CosimError::Sim {
+            sample: 0,
+            source: e,
+        })?;
+        let mut r_f = 0.0;
+        let mut read = |name: String, rows: usize, cols: usize| -> Result<Crossbar, CosimError> {
+            let e = find(&circuit, path, &name)?;
+            let cb = sim
+                .device_mut(e)
+                .and_then(crate::devices::array::crossbar_mut)
+                .ok_or_else(|| bad(format!("{name} is not a crossbar")))?;
+            if cb.rows() != rows || cb.cols() != cols {
+                return Err(bad(format!(
+                    "{name}: {}×{} crossbar, the layers need {rows}×{cols}",
+                    cb.rows(),
+                    cb.cols()
+                )));
+            }
+            r_f = cb.r_f();
+            Ok(Crossbar {
+                name: name[1..].to_ascii_uppercase(),
+                rows,
+                cols,
+                elem_p: Vec::new(),
+                elem_n: Vec::new(),
+                array: Some(e),
+                gp: cb.g_plus().to_vec(),
+                gn: cb.g_minus().to_vec(),
+            })
+        };
+        let n_out = sizes[layers];
+        let mut w = Vec::new();
+        let mut q = Vec::new();
+        for i in 1..=layers {
+            w.push(read(format!("aw{i}"), sizes[i - 1] + 1, sizes[i])?);
+            q.push(read(format!("aq{i}"), n_out, sizes[i])?);
+        }
+        let dac_x = Some(find(&circuit, path, "ax")?);
+        let dac_t = Some(find(&circuit, path, "at")?);
+        Ok(DfcCircuit {
+            circuit,
+            learn,
+            sizes,
+            acts,
+            r_f,
+            w,
+            q,
+            vx: Vec::new(),
+            vxn: Vec::new(),
+            vt: Vec::new(),
+            dac_x,
+            dac_t,
+            tran,
+        })
+    }
+
+    fn set_dac(sim: &mut Simulator, e: usize, values: &[f64]) -> Result<(), SimError> {
+        let dac = sim
+            .device_mut(e)
+            .and_then(crate::devices::array::dac_mut)
+            .ok_or_else(|| SimError::BadElementUpdate {
+                index: e,
+                name: "dac".into(),
+                message: "not a dac".into(),
+            })?;
+        dac.set_values(values)
+            .map_err(|m| SimError::BadElementUpdate {
+                index: e,
+                name: "dac".into(),
+                message: m,
+            })
+    }
+
     pub fn layers(&self) -> usize {
         self.sizes.len() - 1
+    }
+
+    /// Caps the transient's step (seconds), replacing the netlist's `.tran` tstep/tmax
+    /// (which `dfcsim gen` sets for ngspice's fixed-output accuracy, τ_v/100).
+    pub fn set_max_step(&mut self, seconds: f64) -> Result<(), CosimError> {
+        if !(seconds.is_finite() && seconds > 0.0) {
+            return Err(CosimError::Other(format!(
+                "max step must be > 0 s, got {seconds}"
+            )));
+        }
+        self.tran.tstep = seconds;
+        self.tran.tmax = Some(seconds);
+        Ok(())
     }
 
     /// The ideal model's network with the circuit's current weights (W, b, Q).
@@ -443,18 +547,10 @@ impl DfcCircuit {
             source: e,
         })?;
         for cb in self.w.iter().chain(&self.q) {
-            for (e, g) in cb
-                .elem_p
-                .iter()
-                .zip(&cb.gp)
-                .chain(cb.elem_n.iter().zip(&cb.gn))
-            {
-                sim.set_conductance(*e, g.max(G_FLOOR))
-                    .map_err(|e| CosimError::Sim {
-                        sample: 0,
-                        source: e,
-                    })?;
-            }
+            cb.write_into(&mut sim).map_err(|e| CosimError::Sim {
+                sample: 0,
+                source: e,
+            })?;
         }
         Ok(sim)
     }
@@ -559,7 +655,10 @@ pub fn run_sample(
     let ls = &dc.learn;
     let vs = ls.vs;
     let simerr = |e: SimError| CosimError::Sim { sample, source: e };
-    for (j, &xj) in x.iter().enumerate() {
+    if let Some(e) = dc.dac_x {
+        DfcCircuit::set_dac(sim, e, x).map_err(simerr)?;
+    }
+    for (j, &xj) in x.iter().enumerate().take(dc.vx.len()) {
         sim.set_source(dc.vx[j], Waveform::Dc(xj * vs))
             .map_err(simerr)?;
         sim.set_source(dc.vxn[j], Waveform::Dc(-xj * vs))
@@ -582,7 +681,10 @@ pub fn run_sample(
         .zip(&g)
         .map(|(r, gi)| r - ls.lambda * gi)
         .collect();
-    for (m, &t) in target.iter().enumerate() {
+    if let Some(e) = dc.dac_t {
+        DfcCircuit::set_dac(sim, e, &target).map_err(simerr)?;
+    }
+    for (m, &t) in target.iter().enumerate().take(dc.vt.len()) {
         sim.set_source(dc.vt[m], Waveform::Dc(t * vs))
             .map_err(simerr)?;
     }
@@ -759,6 +861,10 @@ impl CrossbarDevices {
         let pulses = self.plus.program_deltas(dp, rng) + self.minus.program_deltas(dn, rng);
         self.plus.read_conductances(rng, &mut cb.gp);
         self.minus.read_conductances(rng, &mut cb.gn);
+        // Write and read noise can carry a read value below zero; a conductance cannot be.
+        for g in cb.gp.iter_mut().chain(cb.gn.iter_mut()) {
+            *g = g.max(G_FLOOR);
+        }
         pulses
     }
 }
@@ -854,4 +960,500 @@ pub fn apply_update(
 /// Wall-clock helper for per-sample timing.
 pub fn seconds_since(t0: Instant) -> f64 {
     t0.elapsed().as_secs_f64()
+}
+
+// ---------------------------------------------------------------------------------------
+// Training: epochs over student-teacher data, metrics, checkpoints, resume.
+// ---------------------------------------------------------------------------------------
+
+/// What `dfcsim train` runs.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    pub epochs: usize,
+    /// Seed of the data, the devices and the programming noise.
+    pub seed: u64,
+    /// Training samples per epoch (the first N of the training set).
+    pub samples: usize,
+    /// Test samples (loss by the ideal model's forward pass on the circuit's weights).
+    pub test_samples: usize,
+    /// Minibatch size (updates buffered over B samples); 1 = per-sample application.
+    pub batch: usize,
+    /// Conductance device model of the plastic crossbars.
+    pub device: DeviceParams,
+    /// Energy per DAC/ADC conversion (J); 0 until the periphery models carry one.
+    pub conversion_energy_j: f64,
+    /// Training-set indices whose transients are written, each epoch, as
+    /// `waveform_dir/epoch_EEEE_sample_S.csv` (SI, every node and branch).
+    pub waveform_samples: Vec<usize>,
+    pub waveform_dir: Option<std::path::PathBuf>,
+}
+
+/// One row of `metrics.csv`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    /// Mean sample loss at the circuit's feed-forward outputs during the epoch.
+    pub train_loss: f64,
+    pub test_loss: f64,
+    /// Test error in percent (classification only).
+    pub test_error: Option<f64>,
+    /// Mean angle between the circuit's and the ideal model's per-sample updates.
+    pub update_angle_deg: f64,
+    /// Mean ‖e(T)‖ / ‖r_L* − r_L^−‖.
+    pub steady_state_error: f64,
+    /// Mean settling time, in τ_u and in seconds.
+    pub settling_time_tau: f64,
+    pub settling_time_s: f64,
+    /// Energy per sample (J): sources, programming pulses, conversions, total.
+    pub energy_sources_j: f64,
+    pub energy_programming_j: f64,
+    pub energy_conversion_j: f64,
+    pub energy_total_j: f64,
+    pub pulses: u64,
+    pub seconds: f64,
+    /// Wall time per sample: circuit co-simulation, and the ideal model's DFC update.
+    pub circuit_s_per_sample: f64,
+    pub ideal_s_per_sample: f64,
+}
+
+pub const METRICS_HEADER: &str = "epoch,train_loss,test_loss,test_error,update_angle_deg,\
+steady_state_error,settling_time_tau,settling_time_s,energy_sources_j,energy_programming_j,\
+energy_conversion_j,energy_total_j,pulses,seconds,circuit_s_per_sample,ideal_s_per_sample";
+
+impl EpochMetrics {
+    pub fn csv_row(&self) -> String {
+        let f = |x: f64| format!("{x:.10e}");
+        [
+            self.epoch.to_string(),
+            f(self.train_loss),
+            f(self.test_loss),
+            self.test_error.map_or(String::new(), f),
+            f(self.update_angle_deg),
+            f(self.steady_state_error),
+            f(self.settling_time_tau),
+            f(self.settling_time_s),
+            f(self.energy_sources_j),
+            f(self.energy_programming_j),
+            f(self.energy_conversion_j),
+            f(self.energy_total_j),
+            self.pulses.to_string(),
+            f(self.seconds),
+            f(self.circuit_s_per_sample),
+            f(self.ideal_s_per_sample),
+        ]
+        .join(",")
+    }
+}
+
+/// The data of a run: the reference student-teacher task for the toy 15-…-5 network
+/// (teacher 15-1000⁴-5, as `dfcsim ideal`), a smaller teacher (two hidden layers of 32)
+/// otherwise. Inputs uniform in [−1, 1].
+pub fn student_teacher_data(
+    sizes: &[usize],
+    seed: u64,
+    samples: usize,
+    test: usize,
+) -> crate::ideal::data::Splits {
+    let (n_in, n_out) = (sizes[0], *sizes.last().unwrap());
+    if n_in == 15 && n_out == 5 && samples <= 5000 && test <= 1000 {
+        crate::ideal::data::student_teacher(seed)
+    } else {
+        crate::ideal::data::student_teacher_sized(seed, n_in, &[32, 32], n_out, [samples, 0, test])
+    }
+}
+
+/// A conductance checkpoint: every plastic crossbar's conductances and device weights,
+/// stored as f64 bit patterns so that a resumed run continues bit-identically.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    pub epoch: usize,
+    pub seed: u64,
+    pub crossbars: Vec<CrossbarState>,
+    /// Metrics rows of the epochs done so far.
+    pub metrics: Vec<EpochMetrics>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CrossbarState {
+    pub name: String,
+    /// Conductances (S) as f64 bits, row-major.
+    pub gp_bits: Vec<u64>,
+    pub gn_bits: Vec<u64>,
+    /// Devices' persistent weights as f64 bits.
+    pub dev_plus_bits: Vec<u64>,
+    pub dev_minus_bits: Vec<u64>,
+}
+
+fn bits(v: impl Iterator<Item = f64>) -> Vec<u64> {
+    v.map(f64::to_bits).collect()
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> CosimError {
+    CosimError::Other(format!("{}: {e}", path.display()))
+}
+
+/// Path of epoch `e`'s checkpoint in `dir`.
+pub fn checkpoint_path(dir: &Path, epoch: usize) -> std::path::PathBuf {
+    dir.join("checkpoints")
+        .join(format!("epoch_{epoch:04}.json"))
+}
+
+/// The newest checkpoint in `dir`, if any.
+pub fn latest_checkpoint(dir: &Path) -> Result<Option<Checkpoint>, CosimError> {
+    let cdir = dir.join("checkpoints");
+    let Ok(rd) = std::fs::read_dir(&cdir) else {
+        return Ok(None);
+    };
+    let mut best: Option<(usize, std::path::PathBuf)> = None;
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if let Some(n) = name
+            .strip_prefix("epoch_")
+            .and_then(|s| s.strip_suffix(".json"))
+            .and_then(|s| s.parse::<usize>().ok())
+            && best.as_ref().is_none_or(|(b, _)| n > *b)
+        {
+            best = Some((n, e.path()));
+        }
+    }
+    let Some((_, path)) = best else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| io_err(&path, e))
+}
+
+/// Outcome of [`train`].
+#[derive(Debug, Clone)]
+pub struct TrainRun {
+    pub rows: Vec<EpochMetrics>,
+    pub first_epoch: usize,
+    pub samples: usize,
+    pub test_samples: usize,
+}
+
+/// Trains the circuit's plastic crossbars for `opts.epochs` epochs (continuing after
+/// `resume`'s epoch if given), calling `on_epoch` with each new row and its checkpoint.
+/// Bit-identical resume: every epoch starts from a fresh simulator and a programming RNG
+/// seeded by (seed, epoch), so the state between epochs is exactly the conductances and
+/// the device weights stored in the checkpoint (devices whose state holds more, such as
+/// write-noise offsets or drift clocks, are restored approximately).
+pub fn train(
+    dc: &mut DfcCircuit,
+    opts: &TrainOptions,
+    resume: Option<Checkpoint>,
+    mut on_epoch: impl FnMut(&EpochMetrics, &Checkpoint) -> Result<(), CosimError>,
+) -> Result<TrainRun, CosimError> {
+    let splits = student_teacher_data(&dc.sizes, opts.seed, opts.samples, opts.test_samples);
+    let n_train = opts.samples.min(splits.train.len());
+    let n_test = opts.test_samples.min(splits.test.len());
+    if n_train == 0 {
+        return Err(CosimError::Other("no training samples".into()));
+    }
+    let test = crate::ideal::data::Dataset {
+        x: Mat::from_rows(
+            &(0..n_test)
+                .map(|k| splits.test.x.row(k).to_vec())
+                .collect::<Vec<_>>(),
+        ),
+        y: Mat::from_rows(
+            &(0..n_test)
+                .map(|k| splits.test.y.row(k).to_vec())
+                .collect::<Vec<_>>(),
+        ),
+    };
+    let plastic: Vec<bool> = (1..=dc.layers())
+        .map(|i| dc.learn.plastic.is_empty() || dc.learn.plastic.contains(&format!("w{i}")))
+        .collect();
+    let mut d2d = ChaCha8Rng::seed_from_u64(opts.seed ^ 0xD2D0_5EED);
+    let mut devices: Vec<Option<CrossbarDevices>> =
+        dc.w.iter()
+            .zip(&plastic)
+            .map(|(cb, &p)| {
+                p.then(|| CrossbarDevices::new(&device_params_for(&opts.device, cb), cb, &mut d2d))
+            })
+            .collect();
+    let mut rows = Vec::new();
+    let mut first_epoch = 1;
+    if let Some(ck) = resume {
+        if ck.seed != opts.seed {
+            return Err(CosimError::Other(format!(
+                "checkpoint of seed {} cannot resume a run of seed {}",
+                ck.seed, opts.seed
+            )));
+        }
+        let mut restore_rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x4E57_0BE5);
+        for st in &ck.crossbars {
+            let idx = dc.w.iter().position(|c| c.name == st.name).ok_or_else(|| {
+                CosimError::Other(format!(
+                    "checkpoint crossbar {} not in the netlist",
+                    st.name
+                ))
+            })?;
+            let cb = &mut dc.w[idx];
+            let n = cb.gp.len();
+            if [&st.gp_bits, &st.gn_bits].iter().any(|v| v.len() != n) {
+                return Err(CosimError::Other(format!(
+                    "checkpoint crossbar {}: {} entries, the netlist has {n}",
+                    st.name,
+                    st.gp_bits.len()
+                )));
+            }
+            cb.gp = st.gp_bits.iter().map(|&b| f64::from_bits(b)).collect();
+            cb.gn = st.gn_bits.iter().map(|&b| f64::from_bits(b)).collect();
+            if let Some(dev) = devices[idx].as_mut() {
+                for (k, &b) in st.dev_plus_bits.iter().enumerate().take(n) {
+                    dev.plus.set_weight(k, f64::from_bits(b), &mut restore_rng);
+                }
+                for (k, &b) in st.dev_minus_bits.iter().enumerate().take(n) {
+                    dev.minus.set_weight(k, f64::from_bits(b), &mut restore_rng);
+                }
+            }
+        }
+        first_epoch = ck.epoch + 1;
+        rows = ck.metrics;
+    }
+    let batch = opts.batch.max(1);
+    let pulse_energy = opts.device.pulse_energy;
+    let conversions_per_sample = (dc.sizes[0] + 2 * dc.sizes[dc.layers()]) as f64;
+    let mut plast = Plasticity::new(&dc.sizes, &dc.acts, dc.learn.rule);
+    for epoch in first_epoch..=opts.epochs {
+        let t_epoch = Instant::now();
+        let mut prog_rng = ChaCha8Rng::seed_from_u64(
+            opts.seed ^ 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(epoch as u64),
+        );
+        let mut sim = dc.simulator()?;
+        let (mut loss_sum, mut angle_sum, mut angle_n) = (0.0, 0.0, 0usize);
+        let (mut sse_sum, mut settle_sum, mut energy_sum) = (0.0, 0.0, 0.0);
+        let (mut pulses, mut t_circuit, mut t_ideal) = (0u64, 0.0, 0.0);
+        let order: Vec<usize> = (0..n_train).collect();
+        for chunk in order.chunks(batch) {
+            let net = dc.network();
+            let mut sum: Option<ParamGrads> = None;
+            for &s in chunk {
+                let (x, y) = (splits.train.x.row(s), splits.train.y.row(s));
+                let t0 = Instant::now();
+                let out = run_sample(dc, &mut sim, &mut plast, x, y, chunk.len(), s)?;
+                t_circuit += seconds_since(t0);
+                if let Some(wdir) = opts
+                    .waveform_dir
+                    .as_ref()
+                    .filter(|_| opts.waveform_samples.contains(&s))
+                {
+                    let path = wdir.join(format!("epoch_{epoch:04}_sample_{s}.csv"));
+                    crate::output::csv::write(&path, &out.waveforms)
+                        .map_err(|e| io_err(&path, e))?;
+                }
+                let t1 = Instant::now();
+                let cmp = compare_with_ideal(&net, &dc.learn, x, y, chunk.len(), &out.grad);
+                t_ideal += seconds_since(t1);
+                if cmp.angle_deg.is_finite() {
+                    angle_sum += cmp.angle_deg;
+                    angle_n += 1;
+                }
+                loss_sum += out.loss;
+                sse_sum += out.steady_state_error;
+                settle_sum += out.settling_time;
+                energy_sum += out.source_energy_j;
+                match sum.as_mut() {
+                    None => sum = Some(out.grad),
+                    Some(a) => a.add_assign(&out.grad),
+                }
+            }
+            let t0 = Instant::now();
+            pulses += apply_update(
+                dc,
+                &mut devices,
+                sum.expect("non-empty chunk"),
+                &mut prog_rng,
+            );
+            for (cb, &p) in dc.w.iter().zip(&plastic) {
+                if p {
+                    cb.write_into(&mut sim).map_err(|e| CosimError::Sim {
+                        sample: chunk[0],
+                        source: e,
+                    })?;
+                }
+            }
+            t_circuit += seconds_since(t0);
+        }
+        let n = n_train as f64;
+        let (test_loss, test_error) =
+            crate::ideal::train::evaluate(&dc.network(), &test, dc.learn.loss);
+        let e_prog = pulses as f64 * pulse_energy / n;
+        let e_conv = conversions_per_sample * opts.conversion_energy_j;
+        let row = EpochMetrics {
+            epoch,
+            train_loss: loss_sum / n,
+            test_loss,
+            test_error,
+            update_angle_deg: if angle_n > 0 {
+                angle_sum / angle_n as f64
+            } else {
+                f64::NAN
+            },
+            steady_state_error: sse_sum / n,
+            settling_time_tau: settle_sum / n,
+            settling_time_s: settle_sum / n * dc.learn.tau_u,
+            energy_sources_j: energy_sum / n,
+            energy_programming_j: e_prog,
+            energy_conversion_j: e_conv,
+            energy_total_j: energy_sum / n + e_prog + e_conv,
+            pulses,
+            seconds: seconds_since(t_epoch),
+            circuit_s_per_sample: t_circuit / n,
+            ideal_s_per_sample: t_ideal / n,
+        };
+        rows.push(row.clone());
+        let ck = Checkpoint {
+            epoch,
+            seed: opts.seed,
+            crossbars: dc
+                .w
+                .iter()
+                .zip(&devices)
+                .filter_map(|(cb, d)| {
+                    d.as_ref().map(|d| CrossbarState {
+                        name: cb.name.clone(),
+                        gp_bits: bits(cb.gp.iter().copied()),
+                        gn_bits: bits(cb.gn.iter().copied()),
+                        dev_plus_bits: bits((0..d.plus.len()).map(|k| d.plus.persistent_weight(k))),
+                        dev_minus_bits: bits(
+                            (0..d.minus.len()).map(|k| d.minus.persistent_weight(k)),
+                        ),
+                    })
+                })
+                .collect(),
+            metrics: rows.clone(),
+        };
+        on_epoch(&row, &ck)?;
+        if !row.train_loss.is_finite() {
+            break;
+        }
+    }
+    Ok(TrainRun {
+        rows,
+        first_epoch,
+        samples: n_train,
+        test_samples: n_test,
+    })
+}
+
+fn tran_spec(circuit: &Circuit) -> Option<TranSpec> {
+    circuit.analyses.iter().find_map(|a| match *a {
+        Analysis::Tran {
+            tstep,
+            tstop,
+            tstart,
+            tmax,
+            uic,
+        } => Some(TranSpec {
+            tstep,
+            tstop,
+            tstart,
+            tmax,
+            uic,
+            fixed_step: None,
+        }),
+        _ => None,
+    })
+}
+
+/// The flat crossbar `name` (`w` or `q`) of layer `i`: its resistors `r{name}{i}{p|n}_{j}_{k}`.
+/// A cell the generator left open (G = 0: no resistor) gets a resistor of [`G_FLOOR`]
+/// added between the same nodes, so that learning can grow it.
+fn flat_crossbar(
+    circuit: &mut Circuit,
+    path: &str,
+    name: &str,
+    i: usize,
+    sizes: &[usize],
+) -> Result<Crossbar, CosimError> {
+    use crate::r#gen::nodes;
+    let layers = sizes.len() - 1;
+    let (rows, cols) = if name == "w" {
+        (sizes[i - 1] + 1, sizes[i])
+    } else {
+        (sizes[layers], sizes[i])
+    };
+    let bad = |msg: String| CosimError::Netlist {
+        path: path.into(),
+        msg,
+    };
+    let mut cb = Crossbar {
+        name: format!("{}{i}", name.to_ascii_uppercase()),
+        rows,
+        cols,
+        elem_p: Vec::with_capacity(rows * cols),
+        elem_n: Vec::with_capacity(rows * cols),
+        array: None,
+        gp: Vec::with_capacity(rows * cols),
+        gn: Vec::with_capacity(rows * cols),
+    };
+    // (positive line, negative line) of row j, and the column wire of k.
+    let lines = |j: usize| -> (String, String) {
+        if name == "q" {
+            (nodes::u(j), nodes::un(j))
+        } else if j + 1 == rows {
+            ("one".into(), "onen".into())
+        } else {
+            (nodes::r(i - 1, j), nodes::rn(i - 1, j))
+        }
+    };
+    let column = |k: usize| {
+        if name == "q" {
+            nodes::col_fb(i, k)
+        } else {
+            nodes::col_ff(i, k)
+        }
+    };
+    let span = circuit
+        .elements
+        .first()
+        .map(|e| e.span.clone())
+        .ok_or_else(|| bad("empty netlist".into()))?;
+    for j in 0..rows {
+        for k in 0..cols {
+            for pol in ['p', 'n'] {
+                let ename = format!("r{name}{i}{pol}_{j}_{k}");
+                let (e, g) = match circuit.find_element(&ename) {
+                    Some(e) => match &circuit.elements[e].kind {
+                        ElementKind::Resistor { ohms, .. } => (e, 1.0 / ohms),
+                        _ => return Err(bad(format!("{ename}: not a resistor"))),
+                    },
+                    None => {
+                        let (pos, neg) = lines(j);
+                        // G⁺ hangs on the negative line, G⁻ on the positive one.
+                        let line = if pol == 'p' { neg } else { pos };
+                        let node = |n: &str| {
+                            circuit.find_node(n).ok_or_else(|| {
+                                bad(format!("node `{n}` of open cell {ename} not found"))
+                            })
+                        };
+                        let (p, n) = (node(&line)?, node(&column(k))?);
+                        circuit.elements.push(crate::circuit::Element {
+                            name: ename,
+                            kind: ElementKind::Resistor {
+                                p,
+                                n,
+                                ohms: 1.0 / G_FLOOR,
+                            },
+                            span: span.clone(),
+                        });
+                        (circuit.elements.len() - 1, 0.0)
+                    }
+                };
+                if pol == 'p' {
+                    cb.elem_p.push(e);
+                    cb.gp.push(g);
+                } else {
+                    cb.elem_n.push(e);
+                    cb.gn.push(g);
+                }
+            }
+        }
+    }
+    Ok(cb)
 }

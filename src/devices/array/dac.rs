@@ -91,7 +91,7 @@ pub(super) fn build(
         slots: vec![[0; 2]; nodes.len()],
         nodes,
     };
-    if dac.bits > 0 && !(dac.range > 0.0) {
+    if dac.bits > 0 && dac.range <= 0.0 {
         return Err(p.err(format!("`range` must be > 0, got {}", dac.range)));
     }
     dac.set_values(&values).map_err(|m| p.err(m))?;

@@ -98,6 +98,8 @@ pub(super) fn internal(
     Ok(InternalUnknowns { nodes, branches })
 }
 
+// Port vectors and neurons/channels are indexed together.
+#[allow(clippy::needless_range_loop)]
 pub(super) fn build(
     element: &Element,
     ports: &[Port],
@@ -199,7 +201,7 @@ impl Device for NeuronLayer {
     }
 
     #[inline]
-    fn load(&mut self, x: &[f64], _: &LoadCtx, ch: &mut Charges, f: &mut [f64], jac: &mut [f64]) {
+    fn load(&mut self, x: &[f64], ctx: &LoadCtx, ch: &mut Charges, f: &mut [f64], jac: &mut [f64]) {
         let g_f = 1.0 / self.r_f;
         for nu in &self.neurons {
             // 0 V ammeters into the summing node.
@@ -220,7 +222,7 @@ impl Device for NeuronLayer {
             f[nu.v] += i;
             f[nu.s] -= i;
             nu.rc.add(jac, g_f + gq);
-            nu.amp.load(&self.op, x, ch, f, jac);
+            nu.amp.load(&self.op, x, ctx.source_factor, ch, f, jac);
             // Sensed compartments: V(vff) = −r_f I_ff, V(vfb) = −r_f I_fb.
             for (out, b, ctl, sl) in [
                 (nu.vff, nu.b_vff, nu.b_ff, &nu.s_vff),

@@ -115,6 +115,7 @@ impl Opamp {
         &self,
         m: &OpampModel,
         x: &[f64],
+        source_factor: f64,
         ch: &mut Charges,
         f: &mut [f64],
         jac: &mut [f64],
@@ -122,7 +123,8 @@ impl Opamp {
         let i = x[self.b];
         f[self.out] += i;
         jac[self.s_out_b] += 1.0;
-        let d = x[self.inp] + m.vos - x[self.inn];
+        // The flat form's offset is an independent source: scaled by source stepping.
+        let d = x[self.inp] + source_factor * m.vos - x[self.inn];
         // y and dy/d(controlling quantity) before the rails
         let y = match m.c_pole {
             Some(c) => {
@@ -138,8 +140,8 @@ impl Opamp {
             None => m.a0 * d,
         };
         let (y, slope) = match m.rails {
-            Some((lo, _)) if y <= lo => (lo, 0.0),
-            Some((_, hi)) if y >= hi => (hi, 0.0),
+            Some((lo, _)) if y < lo => (lo, 0.0),
+            Some((_, hi)) if y > hi => (hi, 0.0),
             _ => (y, 1.0),
         };
         f[self.b] += x[self.out] - y;

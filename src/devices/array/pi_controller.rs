@@ -82,6 +82,8 @@ pub(super) fn internal(
     Ok(InternalUnknowns { nodes, branches })
 }
 
+// Port vectors and neurons/channels are indexed together.
+#[allow(clippy::needless_range_loop)]
 pub(super) fn build(
     element: &Element,
     ports: &[Port],
@@ -207,7 +209,7 @@ impl Device for PiController {
     fn load(
         &mut self,
         x: &[f64],
-        _: &LoadCtx,
+        ctx: &LoadCtx,
         charges: &mut Charges,
         f: &mut [f64],
         jac: &mut [f64],
@@ -247,7 +249,7 @@ impl Device for PiController {
                 jac[ch.s_gate[5]] += gp * v_en;
             }
             for a in &ch.amps {
-                a.load(&self.op, x, charges, f, jac);
+                a.load(&self.op, x, ctx.source_factor, charges, f, jac);
             }
         }
     }
