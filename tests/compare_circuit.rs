@@ -156,3 +156,43 @@ fn circuit_setup_generates_the_preset_netlist_with_the_sweep_point() {
     assert!(e.contains("no_such_param"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn circuit_runs_parallel_equal_sequential() {
+    let base = std::env::temp_dir().join(format!("dfcsim-compare-cpar-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let c = Common {
+        sizes: vec![3, 4, 2],
+        netlist: None,
+        epochs: 2,
+        seed: 9,
+        samples: 4,
+        test_samples: 4,
+        batch: 2,
+        models_dir: std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/netlists/models"
+        )),
+    };
+    let configs = compare::configurations(&["ideal".into(), "rram".into()], None).unwrap();
+    let get = |jobs: usize, tag: &str| -> Vec<compare::RunResult> {
+        compare::run_all(&c, &configs, &base.join(tag), jobs, &|_| {})
+            .unwrap()
+            .iter()
+            .map(|o| o.result().expect("finished").clone())
+            .collect()
+    };
+    let seq = get(1, "seq");
+    let par = get(3, "par");
+    assert_eq!(seq, par);
+    // The ideal preset's circuit learns as the ideal model does (same init, data, schedule).
+    let (m, ci) = (seq[0].rows.last().unwrap(), seq[1].rows.last().unwrap());
+    assert!(
+        (ci.test_loss / m.test_loss - 1.0).abs() < 0.01,
+        "{} vs {}",
+        ci.test_loss,
+        m.test_loss
+    );
+    assert!(ci.update_angle_deg < 2.0 && ci.steady_state_error.unwrap().is_finite());
+    std::fs::remove_dir_all(&base).unwrap();
+}
