@@ -36,7 +36,7 @@ fn breakdown(file: &str) {
     let mut devices = build_devices(&circuit, &layout, &registry).unwrap();
     let mut rec = SlotBuilder::recording(n);
     devices.iter_mut().for_each(|d| d.setup(&mut rec));
-    let pattern = Pattern::from_pairs(n, rec.pairs());
+    let pattern = Pattern::from_pairs(n, rec.pairs(), layout.n_nodes);
     let mut res = SlotBuilder::resolving(&pattern);
     devices.iter_mut().for_each(|d| d.setup(&mut res));
     let mut ns = 0;
