@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use dfcsim::cli::device::read_model_cards;
+use dfcsim::elaborate::load_models;
 use dfcsim::learn::device::{DeviceKind, DeviceParams};
 
 fn dfcsim(args: &[&str]) -> std::process::Output {
@@ -24,7 +24,7 @@ fn presets_load_and_cite_their_sources() {
         ("ecram", DeviceKind::LinearStep),
     ] {
         let path = dir.join(format!("{preset}.lib"));
-        let models = read_model_cards(&path).unwrap();
+        let models = load_models(&path).unwrap();
         let synapse = models.iter().find(|m| m.name == "synapse").unwrap();
         let p = DeviceParams::from_model(synapse).unwrap();
         assert_eq!(p.kind, kind, "{preset}");

@@ -35,8 +35,11 @@ fn ssa_matches_simulated_steady_state_for_small_lambda() {
     let net = toy_net(5, FeedbackInit::WeightProduct);
     let xs = rows(&splits.train.x, 4);
     let ys = rows(&splits.train.y, 4);
-    let mut cfg = Config::default();
-    cfg.steps = 20_000; // T = 100 τ_u: settled
+    // T = 100 τ_u: settled
+    let cfg = Config {
+        steps: 20_000,
+        ..Config::default()
+    };
     let mut errs = Vec::new();
     for lambda in [1e-3, 1e-4] {
         let bf = dfc::forward_batch(&net, &xs, &ys, Loss::Mse, lambda);
@@ -175,11 +178,13 @@ fn bp_equals_finite_differences() {
 #[test]
 fn same_bits_with_one_or_two_threads() {
     let splits = data::student_teacher_sized(1, 15, &[20], 5, [45, 10, 10]);
-    let mut cfg = Config::default();
-    cfg.steps = 120;
-    cfg.epochs = 2;
-    cfg.epochs_fb = 1;
-    cfg.batch_size = 19;
+    let cfg = Config {
+        steps: 120,
+        epochs: 2,
+        epochs_fb: 1,
+        batch_size: 19,
+        ..Config::default()
+    };
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)

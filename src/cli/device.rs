@@ -6,7 +6,7 @@
 //! dfcsim device linearstep --set gamma_up=0.5,gamma_down=0.5 --plot resp.png
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::circuit::{Model, ParamValue};
@@ -44,18 +44,6 @@ pub struct Args {
     pub plot: Option<PathBuf>,
 }
 
-/// Error of the minimal `.model` reader.
-#[derive(Debug, thiserror::Error)]
-pub enum ModelReadError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{span}: {msg}")]
-    Syntax { span: Span, msg: String },
-}
-
 pub fn main(args: Args) -> Result<(), crate::CliError> {
     if args.devices == 0 {
         return Err("--devices must be at least 1".into());
@@ -65,7 +53,7 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
     }
     let mut model = match &args.lib {
         Some(lib) => {
-            let models = read_model_cards(lib)?;
+            let models = crate::elaborate::load_models(lib)?;
             let wanted = args.model.to_ascii_lowercase();
             let found = models.iter().find(|m| m.name == wanted).cloned();
             found.ok_or_else(|| {
@@ -165,155 +153,11 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
 /// A number with an optional SPICE scale suffix (f p n u m k meg g t) and trailing unit
 /// letters (`25uS`), or a word (`true`, `false`) kept as a string.
 pub fn parse_value(text: &str) -> Option<ParamValue> {
-    if let Some(x) = parse_spice_number(text) {
+    if let Some(x) = crate::parse::number::parse_value_token(text) {
         return Some(ParamValue::Num(x));
     }
     let word_like = !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     word_like.then(|| ParamValue::Str(text.to_ascii_lowercase()))
-}
-
-fn parse_spice_number(text: &str) -> Option<f64> {
-    let b = text.as_bytes();
-    let mut i = 0;
-    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-        i += 1;
-    }
-    let digits_start = i;
-    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
-        i += 1;
-    }
-    if i == digits_start {
-        return None;
-    }
-    // Exponent only if digits follow (so `1meg` is not read as an exponent).
-    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
-        let mut j = i + 1;
-        if j < b.len() && (b[j] == b'+' || b[j] == b'-') {
-            j += 1;
-        }
-        if j < b.len() && b[j].is_ascii_digit() {
-            while j < b.len() && b[j].is_ascii_digit() {
-                j += 1;
-            }
-            i = j;
-        }
-    }
-    let mantissa: f64 = text[..i].parse().ok()?;
-    let rest = text[i..].to_ascii_lowercase();
-    if !rest.chars().all(|c| c.is_ascii_alphabetic()) {
-        return None;
-    }
-    let exp10: i32 = if rest.starts_with("meg") {
-        6
-    } else {
-        match rest.chars().next() {
-            Some('f') => -15,
-            Some('p') => -12,
-            Some('n') => -9,
-            Some('u') => -6,
-            Some('m') => -3,
-            Some('k') => 3,
-            Some('g') => 9,
-            Some('t') => 12,
-            _ => 0, // no suffix, or a bare unit such as `s` or `v`
-        }
-    };
-    let mantissa_text = &text[..i];
-    if exp10 == 0 {
-        Some(mantissa)
-    } else if mantissa_text.contains(['e', 'E']) {
-        Some(mantissa * 10f64.powi(exp10))
-    } else {
-        // `25u` reads as the literal 25e-6 (correctly rounded), not 25 × 1e-6.
-        format!("{mantissa_text}e{exp10}").parse().ok()
-    }
-}
-
-/// Reads the `.model` cards of a library file, nothing else (`*` comment lines, `;` and
-/// `$` inline comments and `+` continuations are understood; `.lib`/`.endl` sections and
-/// other cards are skipped). A stop-gap until the netlist parser/elaborator provides models.
-pub fn read_model_cards(path: &Path) -> Result<Vec<Model>, ModelReadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ModelReadError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let file = Arc::new(path.to_path_buf());
-    // Logical lines: (line number, text) with continuations appended.
-    let mut lines: Vec<(u32, String)> = Vec::new();
-    for (n, raw) in text.lines().enumerate() {
-        let mut line = raw;
-        if let Some(p) = line.find(';') {
-            line = &line[..p];
-        }
-        if let Some(p) = line.find(" $") {
-            line = &line[..p];
-        }
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('*') {
-            continue;
-        }
-        if let Some(cont) = trimmed.strip_prefix('+')
-            && let Some(last) = lines.last_mut()
-        {
-            last.1.push(' ');
-            last.1.push_str(cont);
-            continue;
-        }
-        lines.push((n as u32 + 1, trimmed.to_string()));
-    }
-    let mut models = Vec::new();
-    for (line_no, line) in lines {
-        if !line.to_ascii_lowercase().starts_with(".model") {
-            continue;
-        }
-        let span = Span {
-            file: file.clone(),
-            line: line_no,
-            col: 1,
-        };
-        let syntax = |msg: String| ModelReadError::Syntax {
-            span: span.clone(),
-            msg,
-        };
-        // Treat parentheses and `=` as separators: `.model n kind (a = 1 b=2)`.
-        let spaced = line[6..].replace(['(', ')'], " ").replace('=', " = ");
-        let mut tokens = spaced.split_whitespace();
-        let name = tokens
-            .next()
-            .ok_or_else(|| syntax(".model needs a name and a type".into()))?
-            .to_ascii_lowercase();
-        let kind = tokens
-            .next()
-            .ok_or_else(|| syntax(format!(".model {name} needs a type")))?
-            .to_ascii_lowercase();
-        let rest: Vec<&str> = tokens.collect();
-        let mut params = std::collections::BTreeMap::new();
-        let mut i = 0;
-        while i < rest.len() {
-            let key = rest[i];
-            if rest.get(i + 1) != Some(&"=") || i + 2 >= rest.len() {
-                return Err(syntax(format!(
-                    ".model {name}: expected `name=value`, found `{key}`"
-                )));
-            }
-            let raw = rest[i + 2];
-            let value = parse_value(raw).ok_or_else(|| {
-                syntax(format!(
-                    ".model {name}: parameter `{key}`: cannot read the value `{raw}` \
-                     (expressions need the full netlist parser)"
-                ))
-            })?;
-            params.insert(key.to_ascii_lowercase(), value);
-            i += 3;
-        }
-        models.push(Model {
-            name,
-            kind,
-            params,
-            span,
-        });
-    }
-    Ok(models)
 }
 
 #[cfg(test)]
@@ -321,15 +165,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spice_numbers() {
-        assert_eq!(parse_spice_number("25u"), Some(25e-6));
-        assert_eq!(parse_spice_number("25uS"), Some(25e-6));
-        assert_eq!(parse_spice_number("1meg"), Some(1e6));
-        assert_eq!(parse_spice_number("-0.6"), Some(-0.6));
-        assert_eq!(parse_spice_number("1e-3"), Some(1e-3));
-        assert_eq!(parse_spice_number("2.5e+1k"), Some(25e3));
-        assert_eq!(parse_spice_number("true"), None);
-        assert_eq!(parse_spice_number("1.2.3"), None);
+    fn values() {
+        assert_eq!(parse_value("25uS"), Some(ParamValue::Num(25e-6)));
+        assert_eq!(parse_value("1meg"), Some(ParamValue::Num(1e6)));
+        assert_eq!(parse_value("-0.6"), Some(ParamValue::Num(-0.6)));
+        assert_eq!(parse_value("1.2.3"), None);
         assert_eq!(parse_value("False"), Some(ParamValue::Str("false".into())));
     }
 }

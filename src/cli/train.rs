@@ -75,7 +75,7 @@ pub struct Args {
 fn device_params(args: &Args) -> Result<DeviceParams, crate::CliError> {
     let model = match &args.lib {
         Some(lib) => {
-            let models = crate::cli::device::read_model_cards(lib)?;
+            let models = crate::elaborate::load_models(lib)?;
             let wanted = args.device.to_ascii_lowercase();
             models
                 .into_iter()

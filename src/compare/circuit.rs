@@ -12,7 +12,6 @@ use super::{
     Common, CompareError, Configuration, ExampleWaveforms, Kind, RunResult, RunRow, io_err,
 };
 use crate::circuit::{Model, ParamValue};
-use crate::cli::device::read_model_cards;
 use crate::r#gen::emit::nodes;
 use crate::r#gen::{self as dfcgen, GenConfig, Hardware, Phi, network};
 use crate::ideal::data::Splits;
@@ -172,7 +171,7 @@ pub fn circuit_setup(
     let mut hw = Hardware::load(preset, models_dir).map_err(|e| run_err(e.to_string()))?;
     let mut device_model = match &hw.lib {
         Some(lib) => {
-            let cards = read_model_cards(lib).map_err(|e| run_err(e.to_string()))?;
+            let cards = crate::elaborate::load_models(lib).map_err(|e| run_err(e.to_string()))?;
             let wanted = hw.device_model.clone().unwrap_or_else(|| "synapse".into());
             cards
                 .into_iter()

@@ -52,6 +52,19 @@ pub fn load_str(text: &str, path: &Path) -> Result<Circuit> {
     load_str_with_warnings(text, path).map(|(c, _)| c)
 }
 
+/// The `.model` cards of a model library (a file without a title line, e.g.
+/// `netlists/models/rram.lib`), read by the netlist parser as an `.include` would read it,
+/// so spans, suffixes, `{expr}` values and errors are the same as in a netlist.
+pub fn load_models(path: &Path) -> Result<Vec<crate::circuit::Model>> {
+    if !path.is_file() {
+        // The plain netlist reader names the missing file itself.
+        return load(path).map(|c| c.models);
+    }
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let text = format!("model library\n.include \"{name}\"\n.end\n");
+    load_str(&text, &path.with_file_name("__model_library__.cir")).map(|c| c.models)
+}
+
 pub fn load_with_warnings(path: &Path) -> Result<(Circuit, Vec<Warning>)> {
     let text = crate::parse::source::read_text(path).map_err(|e| {
         NetlistError::new(
