@@ -6,8 +6,8 @@
 mod common;
 
 use common::{
-    Comparison, Method, REL_TOL, Waveform, compare, example_names, example_netlist, golden_path,
-    read_csv, run_dfcsim, scratch_dir, write_variant,
+    Comparison, Method, REL_TOL, Waveform, assert_dfcsim_matches, compare, example_names,
+    example_netlist, golden_path, read_csv, scratch_dir, write_variant,
 };
 
 fn golden(name: &str, method: Method) -> Waveform {
@@ -21,17 +21,7 @@ fn check_against_golden(name: &str, method: Method) {
     let reference = golden(name, method);
     let dir = scratch_dir(&format!("golden-{name}-{}", method.name()));
     let netlist = write_variant(&example_netlist(name), &dir, method.cards());
-    let out = dir.join("out");
-    std::fs::create_dir_all(&out).expect("create output dir");
-    let tested =
-        run_dfcsim(&netlist, &out).unwrap_or_else(|e| panic!("{name} ({}): {e}", method.name()));
-    let comparison = compare(&tested, &reference);
-    let table = comparison.table(name, method);
-    assert!(
-        comparison.pass(),
-        "dfcsim differs from ngspice 39 by more than {REL_TOL:e} of a signal's range:\n{table}"
-    );
-    eprintln!("{table}");
+    assert_dfcsim_matches(name, method, &netlist, &dir, &reference, "ngspice 39");
 }
 
 /// One test module per example with a `trap` and a `gear` test; the list must match the

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{
-    Method, REL_TOL, compare, example_names, example_netlist, golden_path, ngspice_available,
-    read_csv, run_dfcsim, run_ngspice, scratch_dir, write_variant,
+    Method, assert_dfcsim_matches, compare, example_names, example_netlist, golden_path,
+    ngspice_available, read_csv, run_ngspice, scratch_dir, write_variant,
 };
 
 fn skip() -> bool {
@@ -24,17 +24,7 @@ fn check_against_live_ngspice(name: &str, method: Method) {
     let dir = scratch_dir(&format!("live-{name}-{}", method.name()));
     let netlist = write_variant(&example_netlist(name), &dir, method.cards());
     let reference = run_ngspice(&netlist, &dir).unwrap_or_else(|e| panic!("{e}"));
-    let out = dir.join("out");
-    std::fs::create_dir_all(&out).expect("create output dir");
-    let tested =
-        run_dfcsim(&netlist, &out).unwrap_or_else(|e| panic!("{name} ({}): {e}", method.name()));
-    let comparison = compare(&tested, &reference);
-    let table = comparison.table(name, method);
-    assert!(
-        comparison.pass(),
-        "dfcsim differs from live ngspice by more than {REL_TOL:e} of a signal's range:\n{table}"
-    );
-    eprintln!("{table}");
+    assert_dfcsim_matches(name, method, &netlist, &dir, &reference, "live ngspice");
 }
 
 macro_rules! live_tests {

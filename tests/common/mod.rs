@@ -510,6 +510,30 @@ pub fn run_dfcsim(netlist: &Path, out_dir: &Path) -> Result<Waveform, String> {
 }
 
 /// Whether an `ngspice` executable is on PATH.
+/// Runs dfcsim on `netlist` (outputs under `dir/out`) and asserts that it matches
+/// `reference` within [`REL_TOL`] of each signal's range; `against` names the reference in
+/// the failure message. Prints the comparison table either way.
+pub fn assert_dfcsim_matches(
+    name: &str,
+    method: Method,
+    netlist: &Path,
+    dir: &Path,
+    reference: &Waveform,
+    against: &str,
+) {
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).expect("create output dir");
+    let tested =
+        run_dfcsim(netlist, &out).unwrap_or_else(|e| panic!("{name} ({}): {e}", method.name()));
+    let comparison = compare(&tested, reference);
+    let table = comparison.table(name, method);
+    assert!(
+        comparison.pass(),
+        "dfcsim differs from {against} by more than {REL_TOL:e} of a signal's range:\n{table}"
+    );
+    eprintln!("{table}");
+}
+
 pub fn ngspice_available() -> bool {
     Command::new("ngspice")
         .arg("-v")
