@@ -226,7 +226,7 @@ impl Simulator {
         // Fixed step: Newton cuts cost at most ~2·log2(hf/cut) extra steps each; a run that
         // needs far more than the grid's step count is failing, not advancing.
         let fixed_budget = fixed_step
-            .map(|hf| stats.accepted_steps + 20 * (((tstop / hf) as u64) + bps.len() as u64 + 16))
+            .map(|hf| stats.accepted_steps + 100 * (((tstop / hf) as u64) + bps.len() as u64 + 16))
             .unwrap_or(u64::MAX);
         while t < tstop - min_break {
             if fixed_step.is_none() {
