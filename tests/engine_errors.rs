@@ -180,3 +180,50 @@ fn domain_error_in_b_source_is_named() {
     assert!(matches!(err, SimError::NonFinite { .. }), "{err}");
     assert!(err.to_string().contains("i(b1)"), "{err}");
 }
+
+#[test]
+fn fixed_step_newton_failures_end_or_advance_never_spin() {
+    // The chattering sink of the test above with a capacitor: tiny steps converge (the
+    // capacitor holds the node), the fixed step does not. The old fixed-step loop cut the
+    // step, then jumped straight back to the full step, failed again, and so crept on by
+    // tiny steps without bound (rows and memory growing).
+    let mut b = CircuitBuilder::new("chatter_fixed");
+    b.v(
+        "v1",
+        "in",
+        "0",
+        Waveform::Pwl(vec![(0.0, 0.0), (1e-3, 1.0)]),
+    );
+    b.r("r1", "in", "n", 1e3);
+    b.c("c1", "n", "0", 1e-9, None);
+    let vn = b.vref("n");
+    let sink = Expr::Binary(
+        BinaryOp::Mul,
+        Box::new(Expr::Const(1e-2)),
+        Box::new(Expr::Call(
+            Func::Step,
+            vec![Expr::Binary(
+                BinaryOp::Sub,
+                Box::new(vn),
+                Box::new(Expr::Const(0.5)),
+            )],
+        )),
+    );
+    b.bi("b1", "n", "0", sink);
+    let c = b.build();
+    let spec = dfcsim::engine::TranSpec {
+        fixed_step: Some(1e-5),
+        ..dfcsim::engine::TranSpec::new(1e-5, 1e-3)
+    };
+    let t0 = std::time::Instant::now();
+    let (res, err) = Simulator::new(&c).unwrap().run_tran(&spec);
+    let rows = res.waveforms.rows();
+    eprintln!("{err:?}, {rows} rows in {:?}", t0.elapsed());
+    // 100 grid steps; the step budget bounds the rows however the cuts go
+    assert!(rows < 20_000, "{rows} rows");
+    if let Some(SimError::TimestepTooSmall { time, .. }) = &err {
+        assert!(*time > 0.4e-3 && *time < 0.6e-3, "{err:?}");
+    } else {
+        assert!(err.is_none(), "{err:?}");
+    }
+}

@@ -215,7 +215,7 @@ impl Simulator {
         let mut deltas = [max_step; 3];
         let mut order = 1u32;
         let mut t = 0.0f64;
-        let mut h = (tstop / 100.0).min(tstep) / 10.0;
+        let mut h = fixed_step.unwrap_or((tstop / 100.0).min(tstep) / 10.0);
         let mut save_delta = tstop / 50.0;
         let mut at_break = true;
         let mut first = true;
@@ -223,11 +223,31 @@ impl Simulator {
         // Unknown whose equation last became NaN/inf (reported if the step collapses).
         let mut non_finite: Option<usize> = None;
 
+        // Fixed step: Newton cuts cost at most ~2·log2(hf/cut) extra steps each; a run that
+        // needs far more than the grid's step count is failing, not advancing.
+        let fixed_budget = fixed_step
+            .map(|hf| stats.accepted_steps + 100 * (((tstop / hf) as u64) + bps.len() as u64 + 16))
+            .unwrap_or(u64::MAX);
         while t < tstop - min_break {
-            h = h.min(max_step);
+            if fixed_step.is_none() {
+                h = h.min(max_step);
+            }
             if let Some(hf) = fixed_step {
-                h = hf;
+                // Back onto the grid t = k·hf: after a Newton cut the step grows by 2× per
+                // accepted step up to the next grid point (jumping straight back to hf
+                // would fail again and cut again: ~hf/cut steps that never reach tstop).
+                let next_grid = ((t / hf + 1e-6).floor() + 1.0) * hf;
+                h = h.min(hf).min(next_grid - t);
                 order = if first { 1 } else { max_order };
+                if stats.accepted_steps > fixed_budget {
+                    return Err(SimError::TimestepTooSmall {
+                        time: t,
+                        step: h,
+                        unknown: last_culprit
+                            .map(|k| self.describe_unknown(k))
+                            .unwrap_or_default(),
+                    });
+                }
             } else if at_break {
                 order = 1;
                 h = h.min(0.1 * save_delta.min(bps[bi] - t));
@@ -297,7 +317,10 @@ impl Simulator {
                     }
                     continue;
                 }
-                if first || fixed_step.is_some() {
+                if let Some(hf) = fixed_step {
+                    break if first { hf } else { (2.0 * h_now).min(hf) };
+                }
+                if first {
                     break h;
                 }
                 let step_len = h_now;
