@@ -3,6 +3,7 @@
 //! ngspice's time points, within 1e-3 of each signal's range (rule in `common`).
 //! Also checks the goldens themselves and that the comparison catches real differences.
 
+#[macro_use]
 mod common;
 
 use common::{
@@ -24,44 +25,14 @@ fn check_against_golden(name: &str, method: Method) {
     assert_dfcsim_matches(name, method, &netlist, &dir, &reference, "ngspice 39");
 }
 
-/// One test module per example with a `trap` and a `gear` test; the list must match the
-/// netlists in `netlists/examples/` (checked by `every_example_is_tested`).
-macro_rules! golden_tests {
-    ($($name:ident),* $(,)?) => {
-        const TESTED: &[&str] = &[$(stringify!($name)),*];
-        $(mod $name {
-            #[test]
-            fn trap() {
-                super::check_against_golden(stringify!($name), super::Method::Trap);
-            }
-            #[test]
-            fn gear() {
-                super::check_against_golden(stringify!($name), super::Method::Gear);
-            }
-        })*
-    };
-}
-
-golden_tests!(
-    behavioural,
-    controlled_sources,
-    ic_uic,
-    integrator_e,
-    integrator_opamp,
-    rc_step,
-    rlc_ringdown,
-    sources,
-    subckt_params,
-    syntax,
-    tanh_chain,
-);
+per_example_tests!(check_against_golden);
 
 #[test]
 fn every_example_is_tested_and_has_goldens() {
     let names = example_names();
     assert_eq!(
         names, TESTED,
-        "netlists/examples/ and the golden_tests! list differ"
+        "netlists/examples/ and the per_example_tests! list differ"
     );
     for name in &names {
         for method in Method::ALL {

@@ -2,6 +2,7 @@
 //! it): every example netlist × {trap, gear}, same rule as `ngspice_golden` (see `common`).
 //! Without ngspice each test prints "ngspice not installed: skipped" and passes.
 
+#[macro_use]
 mod common;
 
 use common::{
@@ -27,42 +28,14 @@ fn check_against_live_ngspice(name: &str, method: Method) {
     assert_dfcsim_matches(name, method, &netlist, &dir, &reference, "live ngspice");
 }
 
-macro_rules! live_tests {
-    ($($name:ident),* $(,)?) => {
-        const TESTED: &[&str] = &[$(stringify!($name)),*];
-        $(mod $name {
-            #[test]
-            fn trap() {
-                super::check_against_live_ngspice(stringify!($name), super::Method::Trap);
-            }
-            #[test]
-            fn gear() {
-                super::check_against_live_ngspice(stringify!($name), super::Method::Gear);
-            }
-        })*
-    };
-}
-
-live_tests!(
-    behavioural,
-    controlled_sources,
-    ic_uic,
-    integrator_e,
-    integrator_opamp,
-    rc_step,
-    rlc_ringdown,
-    sources,
-    subckt_params,
-    syntax,
-    tanh_chain,
-);
+per_example_tests!(check_against_live_ngspice);
 
 #[test]
 fn every_example_is_tested() {
     assert_eq!(
         example_names(),
         TESTED,
-        "netlists/examples/ and the live_tests! list differ"
+        "netlists/examples/ and the per_example_tests! list differ"
     );
 }
 

@@ -571,3 +571,39 @@ pub fn run_ngspice(netlist: &Path, out_dir: &Path) -> Result<Waveform, String> {
     }
     Ok(read_ascii_raw(&raw)?.only_nodes_and_vsource_currents())
 }
+
+/// One test module per example netlist of `netlists/examples/`, each with a `trap` and a
+/// `gear` test that calls `$check(name, method)`, and `TESTED`, the list of examples (each
+/// test crate checks it against the directory, so a new example cannot go untested).
+#[allow(unused_macros)] // used by the ngspice test crates only
+macro_rules! per_example_tests {
+    ($check:ident) => {
+        per_example_tests!(
+            @list $check;
+            behavioural,
+            controlled_sources,
+            ic_uic,
+            integrator_e,
+            integrator_opamp,
+            rc_step,
+            rlc_ringdown,
+            sources,
+            subckt_params,
+            syntax,
+            tanh_chain,
+        );
+    };
+    (@list $check:ident; $($name:ident),* $(,)?) => {
+        const TESTED: &[&str] = &[$(stringify!($name)),*];
+        $(mod $name {
+            #[test]
+            fn trap() {
+                super::$check(stringify!($name), super::Method::Trap);
+            }
+            #[test]
+            fn gear() {
+                super::$check(stringify!($name), super::Method::Gear);
+            }
+        })*
+    };
+}
