@@ -152,12 +152,9 @@ fn small_arch_array_form_equals_flat_form() {
 }
 
 /// Finite gain, single pole, input offset and output rails: the op-amp model of both forms.
-/// Passed (7e-13 V, 0.9 s) on the engine before main's merge at 2226ef4; with the merged
-/// engine the run did not finish (fixed-step Newton cuts without end); since fixhang it
-/// ends in ~0.3 s with TimestepTooSmall at 5.1e-8 s (flat form, branch i(vsff1_2)):
-/// Newton fails even at tiny steps, an open engine bug; ignored until that is fixed.
+/// (Failed with TimestepTooSmall at 5.1e-8 s while Newton solved for the new iterate
+/// instead of the correction; see tests/engine_newton.rs.)
 #[test]
-#[ignore]
 fn nonideal_opamps_match_flat_form() {
     let dir = temp_dir("opamp");
     let opamp = Opamp {

@@ -167,11 +167,8 @@ pub struct Simulator {
     static_devs: Vec<usize>,
     jac_static: Vec<f64>,
     static_dirty: bool,
-    /// Jacobian positions non-static devices (and gmin/`.ic`) write, sorted, with their
-    /// rows and columns.
+    /// Jacobian positions non-static devices (and gmin/`.ic`) write, sorted.
     dyn_positions: Vec<usize>,
-    dyn_rows: Vec<usize>,
-    dyn_cols: Vec<usize>,
     /// Values at `dyn_positions` of the current factorisation.
     factored_dyn: Vec<f64>,
     factor_valid: bool,
@@ -257,16 +254,6 @@ impl Simulator {
         dyn_positions.retain(|&k| k < nnz);
         dyn_positions.sort_unstable();
         dyn_positions.dedup();
-        let mut dyn_rows = Vec::with_capacity(dyn_positions.len());
-        let mut dyn_cols = Vec::with_capacity(dyn_positions.len());
-        for c in 0..n {
-            for k in pattern.col_ptr[c]..pattern.col_ptr[c + 1] {
-                if dyn_positions.binary_search(&k).is_ok() {
-                    dyn_rows.push(pattern.row_idx[k]);
-                    dyn_cols.push(c);
-                }
-            }
-        }
         let unknown_names: Vec<String> = (0..n).map(|k| layout.unknown_name(circuit, k)).collect();
         let lu = BtfLu::new(pattern, &matchable).map_err(|e| {
             let unknown = match e {
@@ -330,8 +317,6 @@ impl Simulator {
             static_dirty: true,
             factored_dyn: vec![0.0; dyn_positions.len()],
             dyn_positions,
-            dyn_rows,
-            dyn_cols,
             factor_valid: false,
             ran: false,
             last_step_was_split: false,

@@ -167,25 +167,24 @@ impl Simulator {
                 }
                 self.factor_valid = true;
             }
-            // Newton in companion form: J·x_new = J·x − F(x) = (J − J_static)·x − f_dyn.
+            // Correction form: J·dx = −F(x) with F = J_static·x + f_dyn, so that rounding
+            // errors scale with the (vanishing) residual, not with |x|.
             for k in 0..n {
                 self.dx[k] = -self.f[k];
             }
-            for ((&k, &r), &c) in self
-                .dyn_positions
-                .iter()
-                .zip(&self.dyn_rows)
-                .zip(&self.dyn_cols)
-            {
-                self.dx[r] += (self.jac[k] - self.jac_static[k]) * self.x[c];
+            let p = self.lu.pattern();
+            for c in 0..n {
+                let xc = self.x[c];
+                if xc != 0.0 {
+                    for k in p.col_ptr[c]..p.col_ptr[c + 1] {
+                        self.dx[p.row_idx[k]] -= self.jac_static[k] * xc;
+                    }
+                }
             }
             self.lu.solve(&self.jac, &mut self.dx);
             if self.dx[..n].iter().any(|v| !v.is_finite()) {
                 self.factor_valid = false;
                 return Err(NewtonFailure::Singular(self.guilty_unknown(None)));
-            }
-            for k in 0..n {
-                self.dx[k] -= self.x[k];
             }
             if let Some(lim) = s.max_dv {
                 let big = self.dx[..nn].iter().fold(0.0f64, |m, v| m.max(v.abs()));

@@ -1,0 +1,64 @@
+//! Newton near convergence: the update must be solved in correction form (J·dx = −F),
+//! so that its rounding error shrinks with the residual. Solving for the new iterate
+//! directly (J·x_new = J·x − F) leaves a rounding floor ∝ κ(J)·|x| that a high-gain
+//! op-amp loop with tight current tolerances (abstol 1e-15 A) never gets under.
+
+use std::path::Path;
+
+use dfcsim::circuit::Analysis;
+use dfcsim::elaborate;
+use dfcsim::engine::{Simulator, TranSpec};
+
+/// One inverting neuron stage with a non-ideal op-amp as `dfcsim gen --flat` writes it
+/// (gain 2e4, 5 MHz pole as 100 Ω·6.4 µF, 2 mV offset, ±0.25 V rails as a B-source clamp,
+/// tanh output), settling at DC. At the solution the pole capacitor's companion
+/// conductance C/h = 318 S turns one ulp of v(x) into ~1e-14 A in i(eg), above abstol:
+/// the iterate-form Newton flipped v(x) by an ulp every iteration and never converged.
+const OPAMP_STAGE: &str = "\
+non-ideal op-amp neuron stage
+Vin in 0 DC 0.1
+Rin in c 1e5
+Vs c s DC 0
+Rf v s 1e5
+Cf v s 2e-11
+Vos os 0 DC 2e-3
+Eg g 0 os s 2e4
+Rp g x 1e2
+Cp x 0 6.36619772367581e-6
+Bo v 0 V=min(max(V(x),-2.5e-1),2.5e-1)
+Hff vff 0 Vs -1e5
+Br r 0 V=2e-1*tanh(V(v)/2e-1)
+.options reltol=1e-6 vntol=1e-9 abstol=1e-15 chgtol=1e-20
+.tran 2e-8 4e-6 0 2e-8
+.end
+";
+
+#[test]
+fn settled_high_gain_opamp_with_tight_abstol_converges_every_step() {
+    let c = elaborate::load_str(OPAMP_STAGE, Path::new("opamp_stage.cir")).unwrap();
+    assert!(matches!(c.analyses[0], Analysis::Tran { .. }));
+    for fixed_step in [Some(2e-8), None] {
+        let spec = TranSpec {
+            tstep: 2e-8,
+            tstop: 4e-6,
+            tstart: 0.0,
+            tmax: Some(2e-8),
+            uic: false,
+            fixed_step,
+        };
+        let (res, err) = Simulator::new(&c).unwrap().run_tran(&spec);
+        assert!(err.is_none(), "fixed step {fixed_step:?}: {err:?}");
+        // Newton ends at a floating-point fixed point: no cut step, ~1 iteration per
+        // step once settled (the iterate form needed 2-10 or failed).
+        let s = &res.stats;
+        assert_eq!(s.newton_failures, 0, "fixed step {fixed_step:?}: {s:?}");
+        assert!(
+            s.newton_iterations <= s.accepted_steps + s.accepted_steps / 10 + 10,
+            "fixed step {fixed_step:?}: {s:?}"
+        );
+        // The stage settles to the inverting gain: v ≈ −0.1 V (+ offset).
+        let w = &res.waveforms;
+        let v = *w.column(w.index_of("v(v)").unwrap()).last().unwrap();
+        assert!((v + 0.1).abs() < 5e-3, "v(v) = {v}");
+    }
+}
