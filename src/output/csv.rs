@@ -4,46 +4,48 @@
 //! The reader takes any CSV with a header line: dfcsim's own, other tools' tables and
 //! training `metrics.csv` files (empty cells read as NaN).
 
-use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
 use super::{OutputError, unit_from_name};
 use crate::waveform::{Signal, Waveforms};
 
+/// Bytes gathered before one `write` call: few syscalls, bounded memory.
+pub(crate) const CHUNK: usize = 1 << 16;
+
 /// Writes `w` to `path` as CSV.
 pub fn write(path: &Path, w: &Waveforms) -> Result<(), OutputError> {
-    let file = std::fs::File::create(path).map_err(|e| OutputError::io(path, e))?;
-    let mut out = std::io::BufWriter::new(file);
-    write_to(&mut out, w)
-        .and_then(|_| out.flush())
-        .map_err(|e| OutputError::io(path, e))
+    let mut file = std::fs::File::create(path).map_err(|e| OutputError::io(path, e))?;
+    write_to(&mut file, w).map_err(|e| OutputError::io(path, e))
 }
 
-/// Streams the CSV of `w` row by row (large runs never sit in memory twice).
+/// Streams the CSV of `w` in chunks of about [`CHUNK`] bytes (large runs never sit in
+/// memory twice).
 pub fn write_to(out: &mut impl std::io::Write, w: &Waveforms) -> std::io::Result<()> {
     let width = w.width();
-    let mut line = String::with_capacity(64 + width * 24);
+    let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK + 64 + width * 25);
+    let mut header = String::new();
     for (j, sig) in w.signals.iter().enumerate() {
         if j > 0 {
-            line.push(',');
+            header.push(',');
         }
-        push_field(&mut line, &sig.name);
+        push_field(&mut header, &sig.name);
     }
-    line.push('\n');
-    out.write_all(line.as_bytes())?;
+    chunk.extend_from_slice(header.as_bytes());
+    chunk.push(b'\n');
     for i in 0..w.rows() {
-        line.clear();
         for (j, &v) in w.row(i).iter().enumerate() {
             if j > 0 {
-                line.push(',');
+                chunk.push(b',');
             }
-            push_number(&mut line, v);
+            push_number(&mut chunk, v);
         }
-        line.push('\n');
-        out.write_all(line.as_bytes())?;
+        chunk.push(b'\n');
+        if chunk.len() >= CHUNK {
+            out.write_all(&chunk)?;
+            chunk.clear();
+        }
     }
-    Ok(())
+    out.write_all(&chunk)
 }
 
 /// The CSV text of `w`.
@@ -55,43 +57,93 @@ pub fn to_string(w: &Waveforms) -> String {
 
 /// Shortest round-trip formatting, as `{}` writes it inside [1e-4, 1e6) and as `{:e}` writes
 /// it outside (so 1e-12 is not written as twelve zeros). The digits come from zmij, several
-/// times faster than `fmt`, whose cost dominated writing large waveforms.
-pub fn push_number(s: &mut String, v: f64) {
+/// times faster than `fmt`, whose cost dominated writing large waveforms; the notation is
+/// rewritten on the stack (no allocation, no `fmt`).
+pub fn push_number(out: &mut Vec<u8>, v: f64) {
     if !v.is_finite() {
-        let _ = write!(s, "{v}");
+        out.extend_from_slice(format!("{v}").as_bytes());
         return;
     }
     let mut buf = zmij::Buffer::new();
-    let text = buf.format_finite(v);
+    let text = buf.format_finite(v).as_bytes();
     let a = v.abs();
     if v == 0.0 || (1e-4..1e6).contains(&a) {
         // `123.0` → `123`, as `{}` writes integers.
-        s.push_str(text.strip_suffix(".0").unwrap_or(text));
+        out.extend_from_slice(text.strip_suffix(b".0").unwrap_or(text));
         return;
     }
-    // Split into sign, significant digits and the decimal exponent of the first digit.
-    let (neg, body) = match text.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, text),
+    // zmij writes `1.234e-7`, `1e+33` or, for decimal exponents -5..=15, fixed notation
+    // (`0.00001234`, `12340000000.0`). Split into sign, significant digits and the decimal
+    // exponent of the first digit.
+    let (neg, body) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
     };
-    let (mantissa, exp10) = match body.split_once(['e', 'E']) {
-        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+    let (mantissa, exp10) = match body.iter().position(|&c| c == b'e') {
+        Some(k) => (&body[..k], parse_exponent(&body[k + 1..])),
         None => (body, 0),
     };
-    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let all: String = format!("{int_part}{frac_part}");
-    let lead = all.len() - all.trim_start_matches('0').len();
-    let digits = all[lead..].trim_end_matches('0');
-    let exponent = exp10 + int_part.len() as i32 - 1 - lead as i32;
+    // At most 17 significant digits plus the zeros of fixed notation (< 32 in all).
+    let mut digits = [0u8; 32];
+    let mut nd = 0;
+    let mut int_len = mantissa.len();
+    for (k, &c) in mantissa.iter().enumerate() {
+        if c == b'.' {
+            int_len = k;
+        } else if nd < digits.len() {
+            digits[nd] = c;
+            nd += 1;
+        }
+    }
+    let lead = digits[..nd].iter().take_while(|&&c| c == b'0').count();
+    let mut end = nd;
+    while end > lead + 1 && digits[end - 1] == b'0' {
+        end -= 1;
+    }
+    let sig = &digits[lead..end];
+    let exponent = exp10 + int_len as i32 - 1 - lead as i32;
     if neg {
-        s.push('-');
+        out.push(b'-');
     }
-    s.push_str(&digits[..1]);
-    if digits.len() > 1 {
-        s.push('.');
-        s.push_str(&digits[1..]);
+    out.push(sig[0]);
+    if sig.len() > 1 {
+        out.push(b'.');
+        out.extend_from_slice(&sig[1..]);
     }
-    let _ = write!(s, "e{exponent}");
+    out.push(b'e');
+    push_int(out, exponent);
+}
+
+/// `+33` / `-7` / `33` → the integer (digits only; zmij's exponents are well-formed).
+fn parse_exponent(s: &[u8]) -> i32 {
+    let (neg, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, s),
+    };
+    let m = digits
+        .iter()
+        .fold(0i32, |m, &c| m * 10 + i32::from(c.wrapping_sub(b'0')));
+    if neg { -m } else { m }
+}
+
+/// Decimal integer, `-` for negatives, no `+`.
+fn push_int(out: &mut Vec<u8>, v: i32) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    let mut a = v.unsigned_abs();
+    let mut tmp = [0u8; 10];
+    let mut k = tmp.len();
+    loop {
+        k -= 1;
+        tmp[k] = b'0' + (a % 10) as u8;
+        a /= 10;
+        if a == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&tmp[k..]);
 }
 
 /// Quotes a header field only when it needs it (RFC 4180).
@@ -235,14 +287,12 @@ mod tests {
             f64::MAX,
             5e-324,
         ] {
-            let mut s = String::new();
-            push_number(&mut s, v);
+            let mut out = Vec::new();
+            push_number(&mut out, v);
+            let s = String::from_utf8(out).unwrap();
             assert_eq!(s.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{s}");
             assert!(s.len() <= 24, "{s}");
         }
-        let mut s = String::new();
-        push_number(&mut s, 1e-12);
-        assert_eq!(s, "1e-12");
     }
 
     #[test]
@@ -298,8 +348,8 @@ mod number_format_tests {
             values.push((state >> 11) as f64 * 1e-9);
         }
         for v in values.into_iter().filter(|v| v.is_finite()) {
-            let mut s = String::new();
-            push_number(&mut s, v);
+            let s = text(v);
+            assert_eq!(s, reference(v), "{v:e}");
             // Reads back to the same bits, in the standard formatter's notation and no
             // longer (the last digit may differ where two shortest forms exist).
             assert_eq!(s.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{s}");
@@ -312,8 +362,49 @@ mod number_format_tests {
             assert_eq!(s.len(), expected.len(), "{s} vs {expected}");
             assert_eq!(s.contains('e'), expected.contains('e'), "{s} vs {expected}");
         }
-        let mut s = String::new();
-        push_number(&mut s, 1e-12);
-        assert_eq!(s, "1e-12");
+        assert_eq!(text(1e-12), "1e-12");
+        assert_eq!(text(-1.5e-300), "-1.5e-300");
+        assert_eq!(text(1.25e21), "1.25e21");
+        assert_eq!(text(1e6), "1e6");
+        assert_eq!(text(123456.5), "123456.5");
+        assert_eq!(text(-0.0), "-0");
+        assert_eq!(text(f64::NAN), "NaN");
+    }
+
+    fn text(v: f64) -> String {
+        let mut out = Vec::new();
+        push_number(&mut out, v);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The previous, `fmt`-based rewriting of zmij's digits: the fast path must write the
+    /// very same text.
+    fn reference(v: f64) -> String {
+        let mut buf = zmij::Buffer::new();
+        let text = buf.format_finite(v);
+        let a = v.abs();
+        if v == 0.0 || (1e-4..1e6).contains(&a) {
+            return text.strip_suffix(".0").unwrap_or(text).to_string();
+        }
+        let (neg, body) = match text.strip_prefix('-') {
+            Some(b) => (true, b),
+            None => (false, text),
+        };
+        let (mantissa, exp10) = match body.split_once(['e', 'E']) {
+            Some((m, e)) => (m, e.parse::<i32>().unwrap()),
+            None => (body, 0),
+        };
+        let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let all = format!("{int_part}{frac_part}");
+        let lead = all.len() - all.trim_start_matches('0').len();
+        let digits = all[lead..].trim_end_matches('0');
+        let exponent = exp10 + int_part.len() as i32 - 1 - lead as i32;
+        let sign = if neg { "-" } else { "" };
+        let rest = if digits.len() > 1 {
+            format!(".{}", &digits[1..])
+        } else {
+            String::new()
+        };
+        format!("{sign}{}{rest}e{exponent}", &digits[..1])
     }
 }
