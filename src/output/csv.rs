@@ -18,10 +18,15 @@ pub fn write(path: &Path, w: &Waveforms) -> Result<(), OutputError> {
     write_to(&mut file, w).map_err(|e| OutputError::io(path, e))
 }
 
-/// Streams the CSV of `w` in chunks of about [`CHUNK`] bytes (large runs never sit in
-/// memory twice).
+/// Tables with at least this many values are formatted by two threads.
+const PARALLEL_MIN_VALUES: usize = 50_000;
+
+/// Streams the CSV of `w` in chunks of about [`CHUNK`] bytes. Large tables are formatted
+/// by two threads (number formatting is most of the cost): a helper formats the second
+/// half of the rows into memory while this thread streams the first half.
 pub fn write_to(out: &mut impl std::io::Write, w: &Waveforms) -> std::io::Result<()> {
     let width = w.width();
+    let rows = w.rows();
     let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK + 64 + width * 25);
     let mut header = String::new();
     for (j, sig) in w.signals.iter().enumerate() {
@@ -32,20 +37,61 @@ pub fn write_to(out: &mut impl std::io::Write, w: &Waveforms) -> std::io::Result
     }
     chunk.extend_from_slice(header.as_bytes());
     chunk.push(b'\n');
-    for i in 0..w.rows() {
+    let mut stream = |c: &mut Vec<u8>| {
+        out.write_all(c)?;
+        c.clear();
+        Ok(())
+    };
+    if rows * width < PARALLEL_MIN_VALUES {
+        push_rows(&mut chunk, w, 0..rows, &mut stream)?;
+        return stream(&mut chunk);
+    }
+    let half = rows / 2;
+    std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new().spawn_scoped(scope, || {
+            let mut tail = Vec::with_capacity((rows - half) * width * 16);
+            let _ = push_rows(&mut tail, w, half..rows, &mut |_| Ok(()));
+            tail
+        });
+        match helper {
+            Ok(handle) => {
+                push_rows(&mut chunk, w, 0..half, &mut stream)?;
+                let mut tail = handle
+                    .join()
+                    .map_err(|_| std::io::Error::other("CSV formatting thread panicked"))?;
+                stream(&mut chunk)?;
+                stream(&mut tail)
+            }
+            // No thread to be had: format everything here.
+            Err(_) => {
+                push_rows(&mut chunk, w, 0..rows, &mut stream)?;
+                stream(&mut chunk)
+            }
+        }
+    })
+}
+
+/// Appends the CSV lines of `rows` to `chunk`, handing it to `flush` whenever it holds
+/// [`CHUNK`] bytes or more.
+fn push_rows(
+    chunk: &mut Vec<u8>,
+    w: &Waveforms,
+    rows: std::ops::Range<usize>,
+    flush: &mut impl FnMut(&mut Vec<u8>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    for i in rows {
         for (j, &v) in w.row(i).iter().enumerate() {
             if j > 0 {
                 chunk.push(b',');
             }
-            push_number(&mut chunk, v);
+            push_number(chunk, v);
         }
         chunk.push(b'\n');
         if chunk.len() >= CHUNK {
-            out.write_all(&chunk)?;
-            chunk.clear();
+            flush(chunk)?;
         }
     }
-    out.write_all(&chunk)
+    Ok(())
 }
 
 /// The CSV text of `w`.
@@ -72,17 +118,22 @@ pub fn push_number(out: &mut Vec<u8>, v: f64) {
         out.extend_from_slice(text.strip_suffix(b".0").unwrap_or(text));
         return;
     }
-    // zmij writes `1.234e-7`, `1e+33` or, for decimal exponents -5..=15, fixed notation
-    // (`0.00001234`, `12340000000.0`). Split into sign, significant digits and the decimal
-    // exponent of the first digit.
+    // zmij writes `1.234e-7`, `1e+33` (shortest digits, first one non-zero: only the `+`
+    // differs from `{:e}`) or, for decimal exponents -5..=15, fixed notation
+    // (`0.00001234`, `12340000000.0`).
+    if let Some(k) = text.iter().position(|&c| c == b'e') {
+        out.extend_from_slice(&text[..=k]);
+        let exp = &text[k + 1..];
+        out.extend_from_slice(exp.strip_prefix(b"+").unwrap_or(exp));
+        return;
+    }
+    // Fixed notation: split into sign, significant digits and the decimal exponent of the
+    // first digit.
     let (neg, body) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
     };
-    let (mantissa, exp10) = match body.iter().position(|&c| c == b'e') {
-        Some(k) => (&body[..k], parse_exponent(&body[k + 1..])),
-        None => (body, 0),
-    };
+    let mantissa = body;
     // At most 17 significant digits plus the zeros of fixed notation (< 32 in all).
     let mut digits = [0u8; 32];
     let mut nd = 0;
@@ -101,7 +152,7 @@ pub fn push_number(out: &mut Vec<u8>, v: f64) {
         end -= 1;
     }
     let sig = &digits[lead..end];
-    let exponent = exp10 + int_len as i32 - 1 - lead as i32;
+    let exponent = int_len as i32 - 1 - lead as i32;
     if neg {
         out.push(b'-');
     }
@@ -112,19 +163,6 @@ pub fn push_number(out: &mut Vec<u8>, v: f64) {
     }
     out.push(b'e');
     push_int(out, exponent);
-}
-
-/// `+33` / `-7` / `33` → the integer (digits only; zmij's exponents are well-formed).
-fn parse_exponent(s: &[u8]) -> i32 {
-    let (neg, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
-        _ => (false, s),
-    };
-    let m = digits
-        .iter()
-        .fold(0i32, |m, &c| m * 10 + i32::from(c.wrapping_sub(b'0')));
-    if neg { -m } else { m }
 }
 
 /// Decimal integer, `-` for negatives, no `+`.
@@ -369,6 +407,31 @@ mod number_format_tests {
         assert_eq!(text(123456.5), "123456.5");
         assert_eq!(text(-0.0), "-0");
         assert_eq!(text(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn large_tables_formatted_by_two_threads_equal_the_serial_text() {
+        use crate::waveform::{Signal, Unit, Waveforms};
+        let signals = ["time", "v(a)", "i(v1)"]
+            .iter()
+            .map(|n| Signal {
+                name: n.to_string(),
+                unit: super::unit_from_name(n),
+            })
+            .collect();
+        let mut w = Waveforms::new("t", "Transient Analysis", signals);
+        let rows = super::PARALLEL_MIN_VALUES / 3 + 1001;
+        for k in 0..rows {
+            let t = k as f64 * 1e-7;
+            w.push_row(&[t, (t * 1e5).sin(), -3e-6 * (t * 7e4).cos()]);
+        }
+        let mut serial = String::from("time,v(a),i(v1)\n");
+        for k in 0..rows {
+            let r = w.row(k);
+            serial.push_str(&format!("{},{},{}\n", text(r[0]), text(r[1]), text(r[2])));
+        }
+        assert_eq!(super::to_string(&w), serial);
+        assert_eq!(w.signals[2].unit, Unit::Current);
     }
 
     fn text(v: f64) -> String {
