@@ -62,11 +62,12 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".to_string());
-    let plots: Vec<_> = outcome
+    // Moved out, not copied: a wide run's table can be large.
+    let (plots, stats): (Vec<_>, Vec<_>) = outcome
         .results
-        .iter()
-        .map(|r| r.waveforms.clone())
-        .collect();
+        .into_iter()
+        .map(|r| (r.waveforms, r.stats))
+        .unzip();
     let mut written = Vec::new();
     if !plots.is_empty() {
         written = output::write_all(&args.output, &stem, &plots, args.ascii)?;
@@ -75,13 +76,13 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
         netlist: args.netlist.display().to_string(),
         title: &circuit.title,
         options: &circuit.options,
-        analyses: outcome
-            .results
+        analyses: plots
             .iter()
-            .map(|r| AnalysisSummary {
-                plot_name: &r.waveforms.plot_name,
-                points: r.waveforms.rows(),
-                stats: &r.stats,
+            .zip(&stats)
+            .map(|(w, stats)| AnalysisSummary {
+                plot_name: &w.plot_name,
+                points: w.rows(),
+                stats,
             })
             .collect(),
         warnings: warnings.iter().map(|w| w.to_string()).collect(),

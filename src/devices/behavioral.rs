@@ -1,5 +1,5 @@
-//! B sources: `V=expr` and `I=expr`, evaluated with exact derivatives by forward-mode
-//! dual numbers over the unknowns the expression references.
+//! B sources: `V=expr` and `I=expr`, evaluated with exact derivatives (reverse-mode
+//! automatic differentiation over the unknowns the expression references).
 //!
 //! The expression is compiled once into a flat tape (one register per node of the tree);
 //! evaluation fills preallocated value and derivative buffers, so a Newton iteration
@@ -31,8 +31,13 @@ pub struct Tape {
     ops: Vec<Op>,
     /// Unknown index of each referenced variable.
     pub refs: Vec<usize>,
+    /// Value of each op at the last evaluation.
     vals: Vec<f64>,
-    /// `ops.len() × refs.len()` derivatives, row per op.
+    /// How each op's derivative follows from its operands' (forward sweep).
+    grads: Vec<Grad>,
+    /// Adjoint of each op: d(result)/d(op value) (backward sweep).
+    adj: Vec<f64>,
+    /// d(result)/d(refs[k]).
     ders: Vec<f64>,
 }
 
@@ -43,12 +48,15 @@ impl Tape {
             ops: Vec::new(),
             refs: Vec::new(),
             vals: Vec::new(),
+            grads: Vec::new(),
+            adj: Vec::new(),
             ders: Vec::new(),
         };
         t.emit(expr, layout)?;
-        let m = t.refs.len();
         t.vals = vec![0.0; t.ops.len()];
-        t.ders = vec![0.0; t.ops.len() * m];
+        t.grads = vec![Grad::Zero; t.ops.len()];
+        t.adj = vec![0.0; t.ops.len()];
+        t.ders = vec![0.0; t.refs.len()];
         Ok(t)
     }
 
@@ -147,169 +155,159 @@ impl Tape {
 
     /// Evaluates at unknowns `x` and time `t`; returns the value, and the derivatives
     /// with respect to `refs` are available through `derivatives()`.
+    ///
+    /// Reverse mode: a forward sweep computes each op's value and local partials, a backward
+    /// sweep accumulates the adjoints, so the cost is O(ops) whatever the number of
+    /// referenced unknowns.
     pub fn eval(&mut self, x: &[f64], t: f64) -> f64 {
-        let m = self.refs.len();
-        for k in 0..self.ops.len() {
-            let (before, rest) = self.ders.split_at_mut(k * m);
-            let d = &mut rest[..m];
-            let v = &self.vals;
-            let val = match self.ops[k] {
-                Op::Const(c) => {
-                    d.fill(0.0);
-                    c
-                }
-                Op::Time => {
-                    d.fill(0.0);
-                    t
-                }
-                Op::Var(j) => {
-                    d.fill(0.0);
-                    d[j] = 1.0;
-                    x[self.refs[j]]
-                }
-                Op::Unary(op, a) => {
-                    let da = &before[a * m..a * m + m];
-                    match op {
-                        UnaryOp::Neg => {
-                            lin1(d, da, -1.0);
-                            -v[a]
-                        }
-                        UnaryOp::Not => {
-                            d.fill(0.0);
-                            bool_f(v[a] == 0.0)
-                        }
-                    }
-                }
-                Op::Binary(op, a, b) => {
-                    let (va, vb) = (v[a], v[b]);
-                    let da = &before[a * m..a * m + m];
-                    let db = &before[b * m..b * m + m];
-                    match op {
-                        BinaryOp::Add => {
-                            lin2(d, da, 1.0, db, 1.0);
-                            va + vb
-                        }
-                        BinaryOp::Sub => {
-                            lin2(d, da, 1.0, db, -1.0);
-                            va - vb
-                        }
-                        BinaryOp::Mul => {
-                            lin2(d, da, vb, db, va);
-                            va * vb
-                        }
-                        BinaryOp::Div => {
-                            let q = va / vb;
-                            lin2(d, da, 1.0 / vb, db, -q / vb);
-                            q
-                        }
-                        BinaryOp::Pow => {
-                            let (p, ga, gb) = pow_parts(va, vb);
-                            lin2(d, da, ga, db, gb);
-                            p
-                        }
-                        cmp => {
-                            d.fill(0.0);
-                            match cmp {
-                                BinaryOp::Lt => bool_f(va < vb),
-                                BinaryOp::Le => bool_f(va <= vb),
-                                BinaryOp::Gt => bool_f(va > vb),
-                                BinaryOp::Ge => bool_f(va >= vb),
-                                BinaryOp::Eq => bool_f(va == vb),
-                                BinaryOp::Ne => bool_f(va != vb),
-                                BinaryOp::And => bool_f(va != 0.0 && vb != 0.0),
-                                BinaryOp::Or => bool_f(va != 0.0 || vb != 0.0),
-                                _ => unreachable!("arithmetic handled above"),
-                            }
-                        }
-                    }
-                }
-                Op::Call1(f, a) => {
-                    let va = v[a];
-                    let da = &before[a * m..a * m + m];
-                    let (y, dy) = func1(f, va);
-                    lin1(d, da, dy);
-                    y
-                }
-                Op::Call2(f, a, b) => {
-                    let (va, vb) = (v[a], v[b]);
-                    let da = &before[a * m..a * m + m];
-                    let db = &before[b * m..b * m + m];
-                    match f {
-                        Func::Min => {
-                            if va <= vb {
-                                lin1(d, da, 1.0);
-                                va
-                            } else {
-                                lin1(d, db, 1.0);
-                                vb
-                            }
-                        }
-                        Func::Max => {
-                            if va >= vb {
-                                lin1(d, da, 1.0);
-                                va
-                            } else {
-                                lin1(d, db, 1.0);
-                                vb
-                            }
-                        }
-                        _ => {
-                            let (p, ga, gb) = pow_parts(va, vb);
-                            lin2(d, da, ga, db, gb);
-                            p
-                        }
-                    }
-                }
-                Op::Limit(a, lo, hi) => {
-                    let (va, vlo, vhi) = (v[a], v[lo], v[hi]);
-                    let pick = if va < vlo {
-                        lo
-                    } else if va > vhi {
-                        hi
-                    } else {
-                        a
-                    };
-                    let dp = &before[pick * m..pick * m + m];
-                    lin1(d, dp, 1.0);
-                    v[pick]
-                }
-                Op::Ternary(c, a, b) => {
-                    let pick = if v[c] != 0.0 { a } else { b };
-                    let dp = &before[pick * m..pick * m + m];
-                    lin1(d, dp, 1.0);
-                    v[pick]
-                }
+        let n_ops = self.ops.len();
+        if self.refs.len() == 1 {
+            // One referenced unknown (e.g. `tanh(v(n))`): scalar forward mode, one sweep;
+            // `adj` holds each op's derivative.
+            let xr = x[self.refs[0]];
+            for k in 0..n_ops {
+                let (val, grad) = step(self.ops[k], &self.vals, xr, t);
+                let d = &self.adj;
+                self.adj[k] = match grad {
+                    Grad::Zero => 0.0,
+                    Grad::Unit(_) => 1.0,
+                    Grad::One(a, ga) => ga * d[a],
+                    Grad::Two(a, ga, b, gb) => ga * d[a] + gb * d[b],
+                };
+                self.vals[k] = val;
+            }
+            self.ders[0] = self.adj[n_ops - 1];
+            return self.vals[n_ops - 1];
+        }
+        for k in 0..n_ops {
+            let xk = match self.ops[k] {
+                Op::Var(j) => x[self.refs[j]],
+                _ => 0.0,
             };
+            let (val, grad) = step(self.ops[k], &self.vals, xk, t);
             self.vals[k] = val;
+            self.grads[k] = grad;
+        }
+        self.ders.fill(0.0);
+        if n_ops > 0 && !self.ders.is_empty() {
+            self.adj.fill(0.0);
+            self.adj[n_ops - 1] = 1.0;
+            for k in (0..n_ops).rev() {
+                let a = self.adj[k];
+                match self.grads[k] {
+                    Grad::Zero => {}
+                    Grad::Unit(j) => self.ders[j] += a,
+                    Grad::One(i, gi) => self.adj[i] += gi * a,
+                    Grad::Two(i, gi, j, gj) => {
+                        self.adj[i] += gi * a;
+                        self.adj[j] += gj * a;
+                    }
+                }
+            }
         }
         *self.vals.last().unwrap_or(&0.0)
     }
 
     /// Derivatives of the last evaluated value with respect to `refs`.
     pub fn derivatives(&self) -> &[f64] {
-        let m = self.refs.len();
-        let k = self.ops.len();
-        &self.ders[(k - 1) * m..k * m]
+        &self.ders
+    }
+}
+
+/// How an op's derivative follows from its operands' derivatives.
+#[derive(Debug, Clone, Copy)]
+enum Grad {
+    Zero,
+    /// d/dx_j of the j-th referenced unknown itself.
+    Unit(usize),
+    /// ga·d(a)
+    One(usize, f64),
+    /// ga·d(a) + gb·d(b)
+    Two(usize, f64, usize, f64),
+}
+
+/// Value and derivative rule of one op, given the values `v` of the ops before it;
+/// `xv` is the unknown's value when `op` is a `Var`.
+#[inline(always)]
+fn step(op: Op, v: &[f64], xv: f64, t: f64) -> (f64, Grad) {
+    match op {
+        Op::Const(c) => (c, Grad::Zero),
+        Op::Time => (t, Grad::Zero),
+        Op::Var(j) => (xv, Grad::Unit(j)),
+        Op::Unary(UnaryOp::Neg, a) => (-v[a], Grad::One(a, -1.0)),
+        Op::Unary(UnaryOp::Not, a) => (bool_f(v[a] == 0.0), Grad::Zero),
+        Op::Binary(op, a, b) => {
+            let (va, vb) = (v[a], v[b]);
+            match op {
+                BinaryOp::Add => (va + vb, Grad::Two(a, 1.0, b, 1.0)),
+                BinaryOp::Sub => (va - vb, Grad::Two(a, 1.0, b, -1.0)),
+                BinaryOp::Mul => (va * vb, Grad::Two(a, vb, b, va)),
+                BinaryOp::Div => {
+                    let q = va / vb;
+                    (q, Grad::Two(a, 1.0 / vb, b, -q / vb))
+                }
+                BinaryOp::Pow => {
+                    let (p, ga, gb) = pow_parts(va, vb);
+                    (p, Grad::Two(a, ga, b, gb))
+                }
+                BinaryOp::Lt => (bool_f(va < vb), Grad::Zero),
+                BinaryOp::Le => (bool_f(va <= vb), Grad::Zero),
+                BinaryOp::Gt => (bool_f(va > vb), Grad::Zero),
+                BinaryOp::Ge => (bool_f(va >= vb), Grad::Zero),
+                BinaryOp::Eq => (bool_f(va == vb), Grad::Zero),
+                BinaryOp::Ne => (bool_f(va != vb), Grad::Zero),
+                BinaryOp::And => (bool_f(va != 0.0 && vb != 0.0), Grad::Zero),
+                BinaryOp::Or => (bool_f(va != 0.0 || vb != 0.0), Grad::Zero),
+            }
+        }
+        Op::Call1(f, a) => {
+            let (y, dy) = func1(f, v[a]);
+            (y, Grad::One(a, dy))
+        }
+        Op::Call2(f, a, b) => {
+            let (va, vb) = (v[a], v[b]);
+            match f {
+                Func::Min => {
+                    if va <= vb {
+                        (va, Grad::One(a, 1.0))
+                    } else {
+                        (vb, Grad::One(b, 1.0))
+                    }
+                }
+                Func::Max => {
+                    if va >= vb {
+                        (va, Grad::One(a, 1.0))
+                    } else {
+                        (vb, Grad::One(b, 1.0))
+                    }
+                }
+                _ => {
+                    let (p, ga, gb) = pow_parts(va, vb);
+                    (p, Grad::Two(a, ga, b, gb))
+                }
+            }
+        }
+        Op::Limit(a, lo, hi) => {
+            let va = v[a];
+            let pick = if va < v[lo] {
+                lo
+            } else if va > v[hi] {
+                hi
+            } else {
+                a
+            };
+            (v[pick], Grad::One(pick, 1.0))
+        }
+        Op::Ternary(c, a, b) => {
+            let pick = if v[c] != 0.0 { a } else { b };
+            (v[pick], Grad::One(pick, 1.0))
+        }
     }
 }
 
 #[inline]
 fn bool_f(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
-}
-
-#[inline]
-fn lin1(d: &mut [f64], da: &[f64], ga: f64) {
-    for (o, a) in d.iter_mut().zip(da) {
-        *o = ga * a;
-    }
-}
-
-#[inline]
-fn lin2(d: &mut [f64], da: &[f64], ga: f64, db: &[f64], gb: f64) {
-    for ((o, a), b) in d.iter_mut().zip(da).zip(db) {
-        *o = ga * a + gb * b;
-    }
 }
 
 /// ngspice's power: |a|^b, with its partial derivatives.

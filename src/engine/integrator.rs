@@ -91,41 +91,47 @@ pub fn truncation_step(
         (_, o) => TRAP_COEFF[o - 1],
     };
     let h = inp.deltas[0];
+    let dl = inp.deltas;
+    // Spans the divided differences divide by (state-independent), summed in ngspice's order.
+    let s01 = dl[1] + dl[0];
+    let s12 = dl[2] + dl[1];
+    let s012 = s12 + dl[0];
+    let (q0s, q1s, q2s, q3s) = (inp.q[0], inp.q[1], inp.q[2], inp.q[3]);
+    let (i0s, i1s) = (inp.i[0], inp.i[1]);
+    let n = q0s.len();
+    let (q1s, q2s, i0s, i1s) = (&q1s[..n], &q2s[..n], &i0s[..n], &i1s[..n]);
+    let q3s = if order == 2 { &q3s[..n] } else { q3s };
+    // The smallest squared (order 2) or plain (order 1) step ratio: sqrt is monotone, so
+    // it is taken once, on the winner.
     let mut best = f64::INFINITY;
     let mut worst = None;
-    for s in 0..inp.q[0].len() {
-        let (q0, q1) = (inp.q[0][s], inp.q[1][s]);
-        let volttol = tol.abstol + tol.reltol * inp.i[0][s].abs().max(inp.i[1][s].abs());
+    for s in 0..n {
+        let (q0, q1, q2) = (q0s[s], q1s[s], q2s[s]);
+        let volttol = tol.abstol + tol.reltol * i0s[s].abs().max(i1s[s].abs());
         let chargetol = tol.reltol * q0.abs().max(q1.abs()).max(tol.chgtol) / h;
         let t = volttol.max(chargetol);
         // Divided differences of order `order + 1` over the last order + 2 points.
-        let mut diff = [0.0; 4];
-        for (k, d) in diff.iter_mut().enumerate().take(order + 2) {
-            *d = inp.q[k][s];
-        }
-        let mut deltmp = [0.0; 3];
-        deltmp[..order + 1].copy_from_slice(&inp.deltas[..order + 1]);
-        let mut j = order;
-        loop {
-            for i in 0..=j {
-                diff[i] = (diff[i] - diff[i + 1]) / deltmp[i];
-            }
-            if j == 0 {
-                break;
-            }
-            j -= 1;
-            for i in 0..=j {
-                deltmp[i] = deltmp[i + 1] + inp.deltas[i];
-            }
-        }
-        let mut del = tol.trtol * t / tol.abstol.max(factor * diff[0].abs());
-        if order == 2 {
-            del = del.sqrt();
-        }
+        let diff0 = if order == 1 {
+            let a = (q0 - q1) / dl[0];
+            let b = (q1 - q2) / dl[1];
+            (a - b) / s01
+        } else {
+            let q3 = q3s[s];
+            let a = (q0 - q1) / dl[0];
+            let b = (q1 - q2) / dl[1];
+            let c = (q2 - q3) / dl[2];
+            let ab = (a - b) / s01;
+            let bc = (b - c) / s12;
+            (ab - bc) / s012
+        };
+        let del = tol.trtol * t / tol.abstol.max(factor * diff0.abs());
         if del < best {
             best = del;
             worst = Some(s);
         }
+    }
+    if order == 2 {
+        best = best.sqrt();
     }
     (best.min(2.0 * step), worst)
 }

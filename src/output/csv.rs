@@ -4,44 +4,92 @@
 //! The reader takes any CSV with a header line: dfcsim's own, other tools' tables and
 //! training `metrics.csv` files (empty cells read as NaN).
 
-use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
 use super::{OutputError, unit_from_name};
 use crate::waveform::{Signal, Waveforms};
 
+/// Bytes gathered before one `write` call: few syscalls, bounded memory.
+pub(crate) const CHUNK: usize = 1 << 16;
+
 /// Writes `w` to `path` as CSV.
 pub fn write(path: &Path, w: &Waveforms) -> Result<(), OutputError> {
-    let file = std::fs::File::create(path).map_err(|e| OutputError::io(path, e))?;
-    let mut out = std::io::BufWriter::new(file);
-    write_to(&mut out, w)
-        .and_then(|_| out.flush())
-        .map_err(|e| OutputError::io(path, e))
+    let mut file = std::fs::File::create(path).map_err(|e| OutputError::io(path, e))?;
+    write_to(&mut file, w).map_err(|e| OutputError::io(path, e))
 }
 
-/// Streams the CSV of `w` row by row (large runs never sit in memory twice).
+/// Tables with at least this many values are formatted by two threads.
+const PARALLEL_MIN_VALUES: usize = 50_000;
+
+/// Streams the CSV of `w` in chunks of about [`CHUNK`] bytes. Large tables are formatted
+/// by two threads (number formatting is most of the cost): a helper formats the second
+/// half of the rows into memory while this thread streams the first half.
 pub fn write_to(out: &mut impl std::io::Write, w: &Waveforms) -> std::io::Result<()> {
     let width = w.width();
-    let mut line = String::with_capacity(64 + width * 24);
+    let rows = w.rows();
+    let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK + 64 + width * 25);
+    let mut header = String::new();
     for (j, sig) in w.signals.iter().enumerate() {
         if j > 0 {
-            line.push(',');
+            header.push(',');
         }
-        push_field(&mut line, &sig.name);
+        push_field(&mut header, &sig.name);
     }
-    line.push('\n');
-    out.write_all(line.as_bytes())?;
-    for i in 0..w.rows() {
-        line.clear();
+    chunk.extend_from_slice(header.as_bytes());
+    chunk.push(b'\n');
+    let mut stream = |c: &mut Vec<u8>| {
+        out.write_all(c)?;
+        c.clear();
+        Ok(())
+    };
+    if rows * width < PARALLEL_MIN_VALUES {
+        push_rows(&mut chunk, w, 0..rows, &mut stream)?;
+        return stream(&mut chunk);
+    }
+    let half = rows / 2;
+    std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new().spawn_scoped(scope, || {
+            let mut tail = Vec::with_capacity((rows - half) * width * 16);
+            let _ = push_rows(&mut tail, w, half..rows, &mut |_| Ok(()));
+            tail
+        });
+        match helper {
+            Ok(handle) => {
+                push_rows(&mut chunk, w, 0..half, &mut stream)?;
+                let mut tail = handle
+                    .join()
+                    .map_err(|_| std::io::Error::other("CSV formatting thread panicked"))?;
+                stream(&mut chunk)?;
+                stream(&mut tail)
+            }
+            // No thread to be had: format everything here.
+            Err(_) => {
+                push_rows(&mut chunk, w, 0..rows, &mut stream)?;
+                stream(&mut chunk)
+            }
+        }
+    })
+}
+
+/// Appends the CSV lines of `rows` to `chunk`, handing it to `flush` whenever it holds
+/// [`CHUNK`] bytes or more.
+fn push_rows(
+    chunk: &mut Vec<u8>,
+    w: &Waveforms,
+    rows: std::ops::Range<usize>,
+    flush: &mut impl FnMut(&mut Vec<u8>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    for i in rows {
         for (j, &v) in w.row(i).iter().enumerate() {
             if j > 0 {
-                line.push(',');
+                chunk.push(b',');
             }
-            push_number(&mut line, v);
+            push_number(chunk, v);
         }
-        line.push('\n');
-        out.write_all(line.as_bytes())?;
+        chunk.push(b'\n');
+        if chunk.len() >= CHUNK {
+            flush(chunk)?;
+        }
     }
     Ok(())
 }
@@ -55,43 +103,85 @@ pub fn to_string(w: &Waveforms) -> String {
 
 /// Shortest round-trip formatting, as `{}` writes it inside [1e-4, 1e6) and as `{:e}` writes
 /// it outside (so 1e-12 is not written as twelve zeros). The digits come from zmij, several
-/// times faster than `fmt`, whose cost dominated writing large waveforms.
-pub fn push_number(s: &mut String, v: f64) {
+/// times faster than `fmt`, whose cost dominated writing large waveforms; the notation is
+/// rewritten on the stack (no allocation, no `fmt`).
+pub fn push_number(out: &mut Vec<u8>, v: f64) {
     if !v.is_finite() {
-        let _ = write!(s, "{v}");
+        out.extend_from_slice(format!("{v}").as_bytes());
         return;
     }
     let mut buf = zmij::Buffer::new();
-    let text = buf.format_finite(v);
+    let text = buf.format_finite(v).as_bytes();
     let a = v.abs();
     if v == 0.0 || (1e-4..1e6).contains(&a) {
         // `123.0` → `123`, as `{}` writes integers.
-        s.push_str(text.strip_suffix(".0").unwrap_or(text));
+        out.extend_from_slice(text.strip_suffix(b".0").unwrap_or(text));
         return;
     }
-    // Split into sign, significant digits and the decimal exponent of the first digit.
-    let (neg, body) = match text.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, text),
+    // zmij writes `1.234e-7`, `1e+33` (shortest digits, first one non-zero: only the `+`
+    // differs from `{:e}`) or, for decimal exponents -5..=15, fixed notation
+    // (`0.00001234`, `12340000000.0`).
+    if let Some(k) = text.iter().position(|&c| c == b'e') {
+        out.extend_from_slice(&text[..=k]);
+        let exp = &text[k + 1..];
+        out.extend_from_slice(exp.strip_prefix(b"+").unwrap_or(exp));
+        return;
+    }
+    // Fixed notation: split into sign, significant digits and the decimal exponent of the
+    // first digit.
+    let (neg, body) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
     };
-    let (mantissa, exp10) = match body.split_once(['e', 'E']) {
-        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
-        None => (body, 0),
-    };
-    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let all: String = format!("{int_part}{frac_part}");
-    let lead = all.len() - all.trim_start_matches('0').len();
-    let digits = all[lead..].trim_end_matches('0');
-    let exponent = exp10 + int_part.len() as i32 - 1 - lead as i32;
+    let mantissa = body;
+    // At most 17 significant digits plus the zeros of fixed notation (< 32 in all).
+    let mut digits = [0u8; 32];
+    let mut nd = 0;
+    let mut int_len = mantissa.len();
+    for (k, &c) in mantissa.iter().enumerate() {
+        if c == b'.' {
+            int_len = k;
+        } else if nd < digits.len() {
+            digits[nd] = c;
+            nd += 1;
+        }
+    }
+    let lead = digits[..nd].iter().take_while(|&&c| c == b'0').count();
+    let mut end = nd;
+    while end > lead + 1 && digits[end - 1] == b'0' {
+        end -= 1;
+    }
+    let sig = &digits[lead..end];
+    let exponent = int_len as i32 - 1 - lead as i32;
     if neg {
-        s.push('-');
+        out.push(b'-');
     }
-    s.push_str(&digits[..1]);
-    if digits.len() > 1 {
-        s.push('.');
-        s.push_str(&digits[1..]);
+    out.push(sig[0]);
+    if sig.len() > 1 {
+        out.push(b'.');
+        out.extend_from_slice(&sig[1..]);
     }
-    let _ = write!(s, "e{exponent}");
+    out.push(b'e');
+    push_int(out, exponent);
+}
+
+/// Decimal integer, `-` for negatives, no `+`.
+fn push_int(out: &mut Vec<u8>, v: i32) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    let mut a = v.unsigned_abs();
+    let mut tmp = [0u8; 10];
+    let mut k = tmp.len();
+    loop {
+        k -= 1;
+        tmp[k] = b'0' + (a % 10) as u8;
+        a /= 10;
+        if a == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&tmp[k..]);
 }
 
 /// Quotes a header field only when it needs it (RFC 4180).
@@ -235,14 +325,12 @@ mod tests {
             f64::MAX,
             5e-324,
         ] {
-            let mut s = String::new();
-            push_number(&mut s, v);
+            let mut out = Vec::new();
+            push_number(&mut out, v);
+            let s = String::from_utf8(out).unwrap();
             assert_eq!(s.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{s}");
             assert!(s.len() <= 24, "{s}");
         }
-        let mut s = String::new();
-        push_number(&mut s, 1e-12);
-        assert_eq!(s, "1e-12");
     }
 
     #[test]
@@ -298,8 +386,8 @@ mod number_format_tests {
             values.push((state >> 11) as f64 * 1e-9);
         }
         for v in values.into_iter().filter(|v| v.is_finite()) {
-            let mut s = String::new();
-            push_number(&mut s, v);
+            let s = text(v);
+            assert_eq!(s, reference(v), "{v:e}");
             // Reads back to the same bits, in the standard formatter's notation and no
             // longer (the last digit may differ where two shortest forms exist).
             assert_eq!(s.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{s}");
@@ -312,8 +400,74 @@ mod number_format_tests {
             assert_eq!(s.len(), expected.len(), "{s} vs {expected}");
             assert_eq!(s.contains('e'), expected.contains('e'), "{s} vs {expected}");
         }
-        let mut s = String::new();
-        push_number(&mut s, 1e-12);
-        assert_eq!(s, "1e-12");
+        assert_eq!(text(1e-12), "1e-12");
+        assert_eq!(text(-1.5e-300), "-1.5e-300");
+        assert_eq!(text(1.25e21), "1.25e21");
+        assert_eq!(text(1e6), "1e6");
+        assert_eq!(text(123456.5), "123456.5");
+        assert_eq!(text(-0.0), "-0");
+        assert_eq!(text(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn large_tables_formatted_by_two_threads_equal_the_serial_text() {
+        use crate::waveform::{Signal, Unit, Waveforms};
+        let signals = ["time", "v(a)", "i(v1)"]
+            .iter()
+            .map(|n| Signal {
+                name: n.to_string(),
+                unit: super::unit_from_name(n),
+            })
+            .collect();
+        let mut w = Waveforms::new("t", "Transient Analysis", signals);
+        let rows = super::PARALLEL_MIN_VALUES / 3 + 1001;
+        for k in 0..rows {
+            let t = k as f64 * 1e-7;
+            w.push_row(&[t, (t * 1e5).sin(), -3e-6 * (t * 7e4).cos()]);
+        }
+        let mut serial = String::from("time,v(a),i(v1)\n");
+        for k in 0..rows {
+            let r = w.row(k);
+            serial.push_str(&format!("{},{},{}\n", text(r[0]), text(r[1]), text(r[2])));
+        }
+        assert_eq!(super::to_string(&w), serial);
+        assert_eq!(w.signals[2].unit, Unit::Current);
+    }
+
+    fn text(v: f64) -> String {
+        let mut out = Vec::new();
+        push_number(&mut out, v);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The previous, `fmt`-based rewriting of zmij's digits: the fast path must write the
+    /// very same text.
+    fn reference(v: f64) -> String {
+        let mut buf = zmij::Buffer::new();
+        let text = buf.format_finite(v);
+        let a = v.abs();
+        if v == 0.0 || (1e-4..1e6).contains(&a) {
+            return text.strip_suffix(".0").unwrap_or(text).to_string();
+        }
+        let (neg, body) = match text.strip_prefix('-') {
+            Some(b) => (true, b),
+            None => (false, text),
+        };
+        let (mantissa, exp10) = match body.split_once(['e', 'E']) {
+            Some((m, e)) => (m, e.parse::<i32>().unwrap()),
+            None => (body, 0),
+        };
+        let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let all = format!("{int_part}{frac_part}");
+        let lead = all.len() - all.trim_start_matches('0').len();
+        let digits = all[lead..].trim_end_matches('0');
+        let exponent = exp10 + int_part.len() as i32 - 1 - lead as i32;
+        let sign = if neg { "-" } else { "" };
+        let rest = if digits.len() > 1 {
+            format!(".{}", &digits[1..])
+        } else {
+            String::new()
+        };
+        format!("{sign}{}{rest}e{exponent}", &digits[..1])
     }
 }

@@ -27,15 +27,13 @@ use std::io::Write;
 use std::path::Path;
 
 use super::OutputError;
+use super::csv::CHUNK;
 use crate::waveform::{Signal, Unit, Waveforms};
 
 /// Writes all `plots` to one rawfile, binary unless `ascii`.
 pub fn write(path: &Path, plots: &[Waveforms], ascii: bool) -> Result<(), OutputError> {
-    let file = std::fs::File::create(path).map_err(|e| OutputError::io(path, e))?;
-    let mut out = std::io::BufWriter::new(file);
-    write_to(&mut out, plots, ascii, &date_string())
-        .and_then(|_| out.flush())
-        .map_err(|e| OutputError::io(path, e))
+    let mut file = std::fs::File::create(path).map_err(|e| OutputError::io(path, e))?;
+    write_to(&mut file, plots, ascii, &date_string()).map_err(|e| OutputError::io(path, e))
 }
 
 /// The rawfile bytes of `plots` with the given `Date:` text.
@@ -45,16 +43,19 @@ pub fn to_bytes(plots: &[Waveforms], ascii: bool, date: &str) -> Vec<u8> {
     out
 }
 
-/// Streams the rawfile of `plots` (with the given `Date:` text) point by point.
+/// Streams the rawfile of `plots` (with the given `Date:` text) in chunks of about
+/// [`CHUNK`] bytes.
 pub fn write_to(
     out: &mut impl Write,
     plots: &[Waveforms],
     ascii: bool,
     date: &str,
 ) -> std::io::Result<()> {
+    let widest = plots.iter().map(|w| w.width()).max().unwrap_or(0);
+    let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK + widest * 26 + 64);
     for w in plots {
         write!(
-            out,
+            chunk,
             "Title: {}\nDate: {date}\nPlotname: {}\nFlags: real\nNo. Variables: {}\nNo. Points: {:<8}\nVariables:\n",
             one_line(&w.title),
             one_line(&w.plot_name),
@@ -62,11 +63,10 @@ pub fn write_to(
             w.rows()
         )?;
         for (i, s) in w.signals.iter().enumerate() {
-            writeln!(out, "\t{i}\t{}\t{}", s.name, type_name(s.unit))?;
+            writeln!(chunk, "\t{i}\t{}\t{}", s.name, type_name(s.unit))?;
         }
-        let mut buf = Vec::with_capacity(w.width() * 26 + 16);
         if ascii {
-            out.write_all(b"Values:\n")?;
+            chunk.extend_from_slice(b"Values:\n");
             let mut line = String::with_capacity(w.width() * 26 + 16);
             for p in 0..w.rows() {
                 line.clear();
@@ -80,20 +80,25 @@ pub fn write_to(
                     push_c_exp(&mut line, v);
                     line.push('\n');
                 }
-                out.write_all(line.as_bytes())?;
+                chunk.extend_from_slice(line.as_bytes());
+                if chunk.len() >= CHUNK {
+                    out.write_all(&chunk)?;
+                    chunk.clear();
+                }
             }
         } else {
-            out.write_all(b"Binary:\n")?;
-            for p in 0..w.rows() {
-                buf.clear();
-                for v in w.row(p) {
-                    buf.extend_from_slice(&v.to_le_bytes());
+            chunk.extend_from_slice(b"Binary:\n");
+            // Row-major f64 samples, little-endian: the stored table in order.
+            for v in &w.data[..w.rows() * w.width()] {
+                chunk.extend_from_slice(&v.to_le_bytes());
+                if chunk.len() >= CHUNK {
+                    out.write_all(&chunk)?;
+                    chunk.clear();
                 }
-                out.write_all(&buf)?;
             }
         }
     }
-    Ok(())
+    out.write_all(&chunk)
 }
 
 /// ngspice's type names (`ft_typenames`); `notype` for dimensionless signals.
