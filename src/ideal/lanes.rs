@@ -193,72 +193,44 @@ mod avx {
         }
     }
 
-    /// Σ_k a[k]·x[k] per lane with `linalg::dot`'s summation order.
+    /// M rows' dots sharing the loads of x, each row per lane with `linalg::dot`'s
+    /// summation order (four partial sums, then the tail).
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn dot(a: &[f64], x: &[V]) -> V {
-        let x = &x[..a.len()];
-        let mut s = [zero(); 4];
-        let mut ac = a.chunks_exact(4);
-        let mut xc = x.chunks_exact(4);
-        for (a4, x4) in (&mut ac).zip(&mut xc) {
-            for l in 0..4 {
-                s[l] = add(s[l], mul(splat(a4[l]), x4[l]));
-            }
-        }
-        let mut tail = zero();
-        for (&ak, &xk) in ac.remainder().iter().zip(xc.remainder()) {
-            tail = add(tail, mul(splat(ak), xk));
-        }
-        add(add(add(s[0], s[1]), add(s[2], s[3])), tail)
-    }
-
-    /// Two rows' dots sharing the loads of x (each row exactly as `dot`).
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn dot2(a: &[f64], b: &[f64], x: &[V]) -> (V, V) {
-        let n = a.len();
-        let (b, x) = (&b[..n], &x[..n]);
-        let mut s = [zero(); 4];
-        let mut t = [zero(); 4];
-        let chunks = n / 4;
+    fn dot_rows<const M: usize>(a: &[f64], cols: usize, x: &[V]) -> [V; M] {
+        let a = &a[..M * cols];
+        let x = &x[..cols];
+        let mut s = [[zero(); 4]; M];
+        let chunks = cols / 4;
         for c in 0..chunks {
             let k = 4 * c;
             for l in 0..4 {
                 let xv = x[k + l];
-                s[l] = add(s[l], mul(splat(a[k + l]), xv));
-                t[l] = add(t[l], mul(splat(b[k + l]), xv));
+                for m in 0..M {
+                    s[m][l] = add(s[m][l], mul(splat(a[m * cols + k + l]), xv));
+                }
             }
         }
-        let (mut ta, mut tb) = (zero(), zero());
-        for k in 4 * chunks..n {
-            ta = add(ta, mul(splat(a[k]), x[k]));
-            tb = add(tb, mul(splat(b[k]), x[k]));
+        let mut tail = [zero(); M];
+        for k in 4 * chunks..cols {
+            for m in 0..M {
+                tail[m] = add(tail[m], mul(splat(a[m * cols + k]), x[k]));
+            }
         }
-        (
-            add(add(add(s[0], s[1]), add(s[2], s[3])), ta),
-            add(add(add(t[0], t[1]), add(t[2], t[3])), tb),
-        )
+        std::array::from_fn(|m| add(add(add(s[m][0], s[m][1]), add(s[m][2], s[m][3])), tail[m]))
     }
 
-    /// y = A x per lane (A row-major rows × x.len()), rows in pairs.
+    /// y = A x per lane (A row-major y.len() × cols), rows four at a time.
     #[inline]
     #[target_feature(enable = "avx2")]
     fn matvec(a: &[f64], cols: usize, x: &[V], y: &mut [V]) {
-        let rows = y.len();
-        let mut j = 0;
-        while j + 1 < rows {
-            let (y0, y1) = dot2(
-                &a[j * cols..(j + 1) * cols],
-                &a[(j + 1) * cols..(j + 2) * cols],
-                x,
-            );
-            y[j] = y0;
-            y[j + 1] = y1;
-            j += 2;
+        let mut yc = y.chunks_exact_mut(4);
+        let mut ac = a.chunks_exact(4 * cols);
+        for (y4, a4) in (&mut yc).zip(&mut ac) {
+            y4.copy_from_slice(&dot_rows::<4>(a4, cols, x));
         }
-        if j < rows {
-            y[j] = dot(&a[j * cols..(j + 1) * cols], x);
+        for (j, yj) in yc.into_remainder().iter_mut().enumerate() {
+            *yj = dot_rows::<1>(&ac.remainder()[j * cols..], cols, x)[0];
         }
     }
 
@@ -496,8 +468,8 @@ mod avx {
             }
         }
 
-        /// sw_i[j][k] += d_i[t][j]·r_{i−1}[t][k] for the buffered t in time order, four
-        /// columns at a time so that the accumulators stay in registers.
+        /// sw_i[j][k] += d_i[t][j]·r_{i−1}[t][k] for the buffered t in time order, in tiles
+        /// of up to two rows × four columns whose accumulators stay in registers.
         #[inline]
         #[target_feature(enable = "avx2")]
         fn flush(&mut self, net: &Network, off: &[usize]) {
@@ -505,31 +477,28 @@ mod avx {
             let slots = self.filled;
             for (i, l) in net.layers.iter().enumerate().skip(1) {
                 let (od, or) = (off[i], off[i - 1]);
-                let c = l.n_in();
+                let (n, c) = (l.n_out(), l.n_in());
                 let sw = &mut self.sw[i];
-                for j in 0..l.n_out() {
-                    let row = &mut sw[j * c..(j + 1) * c];
+                let mut j = 0;
+                while j < n {
+                    let rows = (n - j).min(2);
                     let mut k = 0;
-                    while k + 4 <= c {
-                        let mut a = [row[k], row[k + 1], row[k + 2], row[k + 3]];
-                        for s in 0..slots {
-                            let dj = self.dbuf[s * total + od + j];
-                            let r = &self.rbuf[s * total + or + k..s * total + or + k + 4];
-                            for m in 0..4 {
-                                a[m] = add(a[m], mul(dj, r[m]));
+                    while k < c {
+                        let cols = (c - k).min(4);
+                        if rows == 2 && cols == 4 {
+                            tile::<2, 4>(sw, c, j, k, &self.dbuf, &self.rbuf, total, od, or, slots);
+                        } else {
+                            for jj in j..j + rows {
+                                for kk in k..k + cols {
+                                    tile::<1, 1>(
+                                        sw, c, jj, kk, &self.dbuf, &self.rbuf, total, od, or, slots,
+                                    );
+                                }
                             }
                         }
-                        row[k..k + 4].copy_from_slice(&a);
-                        k += 4;
+                        k += cols;
                     }
-                    for (kk, w) in row.iter_mut().enumerate().skip(k) {
-                        let mut a = *w;
-                        for s in 0..slots {
-                            let dj = self.dbuf[s * total + od + j];
-                            a = add(a, mul(dj, self.rbuf[s * total + or + kk]));
-                        }
-                        *w = a;
-                    }
+                    j += rows;
                 }
             }
             self.filled = 0;
@@ -567,6 +536,40 @@ mod avx {
                 }
                 acc.add_sample(&sw, &sb);
             }
+        }
+    }
+
+    /// One R × C tile of `Accum::flush`: sw[j+a][k+b] += Σ_s d[s][j+a]·r[s][k+b], terms
+    /// added in slot (time) order.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn tile<const R: usize, const C: usize>(
+        sw: &mut [V],
+        c: usize,
+        j: usize,
+        k: usize,
+        dbuf: &[V],
+        rbuf: &[V],
+        total: usize,
+        od: usize,
+        or: usize,
+        slots: usize,
+    ) {
+        let mut acc = [[zero(); C]; R];
+        for a in 0..R {
+            acc[a].copy_from_slice(&sw[(j + a) * c + k..(j + a) * c + k + C]);
+        }
+        for s in 0..slots {
+            let d = &dbuf[s * total + od + j..s * total + od + j + R];
+            let r = &rbuf[s * total + or + k..s * total + or + k + C];
+            for a in 0..R {
+                for b in 0..C {
+                    acc[a][b] = add(acc[a][b], mul(d[a], r[b]));
+                }
+            }
+        }
+        for a in 0..R {
+            sw[(j + a) * c + k..(j + a) * c + k + C].copy_from_slice(&acc[a]);
         }
     }
 
