@@ -38,7 +38,12 @@ pub fn feedback_gradients(
     seed: u64,
     batch_counter: u64,
 ) -> Vec<Mat> {
-    let use_lanes = p.inst_transmission && lanes::available();
+    // The lane kernel keeps the sleep trajectory of v^A and u (see `lanes::feedback_lanes`);
+    // beyond a few MB per work item the scalar path, whose memory does not grow with the
+    // number of steps, is used instead (same bits).
+    let units: usize = net.layers.iter().map(|l| l.n_out()).sum::<usize>() + net.n_out();
+    let history_bytes = p.steps * units * LANES * std::mem::size_of::<f64>();
+    let use_lanes = p.inst_transmission && lanes::available() && history_bytes <= 16 << 20;
     feedback_gradients_with(net, xs, p, noise, seed, batch_counter, use_lanes)
 }
 

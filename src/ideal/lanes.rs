@@ -58,8 +58,8 @@ pub fn simulate_lanes(
 
 /// Sleep-phase sums Σ_t v^A_i[t−1] u[t]ᵀ of up to four samples (`n_valid` real), each
 /// sample's terms added to `acc[i]` (row-major n_i × n_L) in lane order, one term at a
-/// time as the scalar path does. Apical noise from one generator per lane. None without
-/// AVX2.
+/// time as the scalar path does. Apical noise from one generator per lane. Keeps the
+/// trajectory of v^A and u: N·(Σn_i + n_L)·32 bytes. None without AVX2.
 pub fn feedback_lanes<R: Rng>(
     net: &Network,
     ffs: [&ForwardState; LANES],
