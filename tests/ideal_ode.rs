@@ -150,3 +150,26 @@ fn lane_path_equals_scalar_path() {
         assert_eq!(lanes.dfc, scalar.dfc);
     }
 }
+
+/// The sleep phase on the lane kernel gives the same feedback gradients, bit for bit, as
+/// the scalar path (same noise streams), for a batch that is not a multiple of the lanes.
+#[test]
+fn feedback_lanes_equal_scalar_path() {
+    use dfcsim::ideal::controller::ApicalNoise;
+    use dfcsim::ideal::feedback::feedback_gradients_with;
+    let (net, x, _) = setup();
+    let cfg = Config::default();
+    let xs_own: Vec<Vec<f64>> = (0..11)
+        .map(|b| x.iter().map(|v| v * (1.0 + 0.05 * b as f64)).collect())
+        .collect();
+    let xs: Vec<&[f64]> = xs_own.iter().map(|v| v.as_slice()).collect();
+    let noise = ApicalNoise {
+        sigma: cfg.sigma_fb,
+        sigma_out: cfg.sigma_output_fb,
+    };
+    let p = cfg.feedback_params();
+    let lanes = feedback_gradients_with(&net, &xs, &p, noise, 7, 3, true);
+    let scalar = feedback_gradients_with(&net, &xs, &p, noise, 7, 3, false);
+    assert_eq!(lanes, scalar);
+    assert!(lanes.iter().any(|g| g.data.iter().any(|v| *v != 0.0)));
+}

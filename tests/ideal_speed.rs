@@ -87,6 +87,11 @@ fn ideal_speed() {
             t,
             REF_FORWARD_MS,
         );
+        // Peer in the same run: the scalar path (a trace request forces it).
+        let t = start();
+        std::hint::black_box(dfc::simulate_batch(&net, &xs, &bf, &p, true, &[0]));
+        report("  same, scalar path", b, t, REF_FORWARD_MS);
+        large_network_forward();
         let t = start();
         for _ in 0..reps * 10 {
             std::hint::black_box(dfc::ssa_batch(&net, &xs, &bf, p.alpha, None));
@@ -128,4 +133,42 @@ fn ideal_speed() {
             );
         }
     });
+}
+
+/// Forward phase of an MNIST-sized network (784-256-256-256-10, tanh, 1000 steps) for a
+/// few samples: lane kernel and scalar path (no reference figure).
+fn large_network_forward() {
+    let cfg = Config {
+        hidden: vec![256, 256, 256],
+        ..Config::default()
+    };
+    let spec = TrainSpec {
+        variant: Variant::Dfc,
+        feedback: FeedbackMode::Fixed,
+        loss: Loss::Mse,
+    };
+    let net = train::initial_network(&cfg, &spec, 784, 10);
+    let b = 8;
+    let xs_own: Vec<Vec<f64>> = (0..b)
+        .map(|s| {
+            (0..784)
+                .map(|k| ((k * 7 + s * 13) % 17) as f64 / 17.0)
+                .collect()
+        })
+        .collect();
+    let ys_own: Vec<Vec<f64>> = (0..b)
+        .map(|s| (0..10).map(|k| if k == s { 1.0 } else { 0.0 }).collect())
+        .collect();
+    let xs: Vec<&[f64]> = xs_own.iter().map(|v| v.as_slice()).collect();
+    let ys: Vec<&[f64]> = ys_own.iter().map(|v| v.as_slice()).collect();
+    let p = cfg.forward_params();
+    let bf = dfc::forward_batch(&net, &xs, &ys, Loss::Mse, cfg.target_stepsize);
+    for (name, trace) in [
+        ("784-256-256-256-10 forward, lanes", &[][..]),
+        ("  same, scalar path", &[0][..]),
+    ] {
+        let t = start();
+        std::hint::black_box(dfc::simulate_batch(&net, &xs, &bf, &p, true, trace));
+        report(name, b, t, REF_FORWARD_MS);
+    }
 }

@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use super::controller::{self, ControlState, ControllerParams, DfcAccumulator};
-use super::lanes::{LANES, simulate_lanes};
+use super::lanes::{self, LANES};
 use super::linalg::{Mat, add_outer, matvec, solve_in_place};
 use super::loss::Loss;
 use super::network::{ForwardState, Network, ParamGrads};
@@ -100,11 +100,11 @@ pub fn simulate_batch(
             let mut acc = accumulate_dfc.then(|| DfcAccumulator::for_net(net));
             let mut finals = Vec::with_capacity(chunk.len());
             let mut traces = Vec::with_capacity(chunk.len());
-            if trace_steps.is_empty() && p.inst_transmission {
-                // Lock-step lanes: same bits as the scalar loop below, about 3× faster.
+            if trace_steps.is_empty() && p.inst_transmission && lanes::available() {
+                // Lock-step lanes: same bits as the scalar loop below, several times faster.
                 for group in chunk.chunks(LANES) {
                     let pick = |q: usize| group[q.min(group.len() - 1)];
-                    let finals_g = simulate_lanes(
+                    let finals_g = lanes::simulate_lanes(
                         net,
                         std::array::from_fn(|q| xs[pick(q)]),
                         std::array::from_fn(|q| &bf.ff[pick(q)]),
@@ -112,7 +112,8 @@ pub fn simulate_batch(
                         p,
                         group.len(),
                         acc.as_mut(),
-                    );
+                    )
+                    .expect("lane kernel available");
                     finals.extend(finals_g);
                     traces.extend(group.iter().map(|_| SampleTrace::default()));
                 }

@@ -13,8 +13,9 @@ use rayon::prelude::*;
 
 use super::controller::{self, ApicalNoise, ControlState, ControllerParams};
 use super::dfc::CHUNK;
+use super::lanes::{self, LANES};
 use super::linalg::{Mat, add_outer};
-use super::network::Network;
+use super::network::{ForwardState, Network};
 
 /// Seed of one sample's noise stream: depends on the run seed, a counter of feedback
 /// minibatches and the sample's position, never on the thread that runs it.
@@ -37,6 +38,26 @@ pub fn feedback_gradients(
     seed: u64,
     batch_counter: u64,
 ) -> Vec<Mat> {
+    // The lane kernel keeps the sleep trajectory of v^A and u (see `lanes::feedback_lanes`);
+    // beyond a few MB per work item the scalar path, whose memory does not grow with the
+    // number of steps, is used instead (same bits).
+    let units: usize = net.layers.iter().map(|l| l.n_out()).sum::<usize>() + net.n_out();
+    let history_bytes = p.steps * units * LANES * std::mem::size_of::<f64>();
+    let use_lanes = p.inst_transmission && lanes::available() && history_bytes <= 16 << 20;
+    feedback_gradients_with(net, xs, p, noise, seed, batch_counter, use_lanes)
+}
+
+/// [`feedback_gradients`] on the lane kernel or on the scalar path (same bits; public so
+/// that tests can compare the two).
+pub fn feedback_gradients_with(
+    net: &Network,
+    xs: &[&[f64]],
+    p: &ControllerParams,
+    noise: ApicalNoise,
+    seed: u64,
+    batch_counter: u64,
+    use_lanes: bool,
+) -> Vec<Mat> {
     let n_l = net.n_out();
     let idx: Vec<usize> = (0..xs.len()).collect();
     let parts: Vec<Vec<Vec<f64>>> = idx
@@ -48,6 +69,27 @@ pub fn feedback_gradients(
                 .iter()
                 .map(|l| vec![0.0; l.n_out() * n_l])
                 .collect();
+            if use_lanes {
+                for group in chunk.chunks(LANES) {
+                    let pick = |q: usize| group[q.min(group.len() - 1)];
+                    let ffs: Vec<ForwardState> =
+                        group.iter().map(|&s| net.forward(xs[s])).collect();
+                    let mut rngs: [ChaCha8Rng; LANES] = std::array::from_fn(|q| {
+                        ChaCha8Rng::seed_from_u64(sample_seed(seed, batch_counter, pick(q)))
+                    });
+                    lanes::feedback_lanes(
+                        net,
+                        std::array::from_fn(|q| &ffs[q.min(group.len() - 1)]),
+                        p,
+                        noise,
+                        &mut rngs,
+                        group.len(),
+                        &mut acc,
+                    )
+                    .expect("lane kernel available");
+                }
+                return acc;
+            }
             let mut va_prev: Vec<Vec<f64>> =
                 net.layers.iter().map(|l| vec![0.0; l.n_out()]).collect();
             for &s in chunk {

@@ -17,36 +17,52 @@ pub enum Activation {
     Sigmoid,
 }
 
+/// Constants of [`fast_exp`], shared with the vector kernel in `lanes` (same bits).
+pub mod exp_consts {
+    pub const LOG2E: f64 = std::f64::consts::LOG2_E;
+    /// ln 2, high 32 bits.
+    pub const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    /// ln 2 − LN2_HI.
+    pub const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
+    /// Adding 1.5·2^52 rounds to the nearest integer; its low bits hold k.
+    pub const SHIFT: f64 = 6_755_399_441_055_744.0;
+    /// Taylor coefficients 1/k!, k = 13 down to 0 (Horner order); truncation < 1e-17 on
+    /// |r| ≤ ln2/2.
+    pub const TAYLOR: [f64; 14] = [
+        1.0 / 6_227_020_800.0,
+        1.0 / 479_001_600.0,
+        1.0 / 39_916_800.0,
+        1.0 / 3_628_800.0,
+        1.0 / 362_880.0,
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ];
+    /// Exponent bias shifted into place: 2^k has the bits (k + 1023) << 52.
+    pub const BIAS: u64 = 1023 << 52;
+}
+
 /// e^x for |x| ≤ 709, accurate to about 1 ulp, branch-free so that loops over slices
 /// vectorise (libm's tanh dominated the dynamics' run time).
 #[inline(always)]
 pub fn fast_exp(x: f64) -> f64 {
-    const LOG2E: f64 = std::f64::consts::LOG2_E;
-    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000); // ln 2, high 32 bits
-    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76); // ln 2 − LN2_HI
-    // Adding 1.5·2^52 rounds to the nearest integer; its low bits hold k.
-    const SHIFT: f64 = 6_755_399_441_055_744.0;
+    use exp_consts::*;
     let kf = x * LOG2E + SHIFT;
     let kr = kf - SHIFT;
     let r = (x - kr * LN2_HI) - kr * LN2_LO; // |r| ≤ ln2/2
-    // Taylor polynomial of degree 13 (truncation < 1e-17 on |r| ≤ 0.347).
-    let mut p = 1.0 / 6_227_020_800.0;
-    p = p * r + 1.0 / 479_001_600.0;
-    p = p * r + 1.0 / 39_916_800.0;
-    p = p * r + 1.0 / 3_628_800.0;
-    p = p * r + 1.0 / 362_880.0;
-    p = p * r + 1.0 / 40_320.0;
-    p = p * r + 1.0 / 5_040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    let mut p = TAYLOR[0];
+    for c in &TAYLOR[1..] {
+        p = p * r + c;
+    }
     // kf's low mantissa bits hold k (two's complement): shifting them into the exponent
     // field and adding the bias builds 2^k with integer ops that vectorise.
-    let scale = f64::from_bits((kf.to_bits() << 52).wrapping_add(1023 << 52));
+    let scale = f64::from_bits((kf.to_bits() << 52).wrapping_add(BIAS));
     p * scale
 }
 
@@ -67,28 +83,6 @@ impl Activation {
             Activation::Linear => v,
             Activation::Relu => v.max(0.0),
             Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
-        }
-    }
-
-    /// φ applied to every lane of every unit of a lock-step block (see `lanes`).
-    #[inline(always)]
-    pub fn apply_lanes<const N: usize>(self, v: &[[f64; N]], r: &mut [[f64; N]]) {
-        match self {
-            Activation::Tanh => {
-                for (ri, vi) in r.iter_mut().zip(v) {
-                    for q in 0..N {
-                        ri[q] = fast_tanh(vi[q]);
-                    }
-                }
-            }
-            Activation::Linear => r.copy_from_slice(v),
-            _ => {
-                for (ri, vi) in r.iter_mut().zip(v) {
-                    for q in 0..N {
-                        ri[q] = self.apply(vi[q]);
-                    }
-                }
-            }
         }
     }
 
