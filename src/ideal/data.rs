@@ -266,61 +266,67 @@ impl PixelScaling {
 /// Number of classes of the IDX tasks (digits, clothing types).
 pub const IDX_CLASSES: usize = 10;
 
-/// One IDX image/label file pair as a data set: scaled pixels, one-hot targets.
-pub fn read_idx_pair(img: &Path, lab: &Path, scale: PixelScaling) -> Result<Dataset, IdealError> {
-    let (n, px, bytes) = read_idx_images(img)?;
-    let labels = read_idx_labels(lab)?;
-    if labels.len() != n {
-        return Err(IdealError::data(
-            lab,
-            format!(
-                "{} labels for the {n} images of {}",
-                labels.len(),
-                img.display()
-            ),
-        ));
-    }
-    if n == 0 || px == 0 {
-        return Err(IdealError::data(img, "no images"));
-    }
-    if let Some((k, &l)) = labels
-        .iter()
-        .enumerate()
-        .find(|(_, l)| **l as usize >= IDX_CLASSES)
-    {
-        return Err(IdealError::data(
-            lab,
-            format!("label {l} at index {k} is not one of the {IDX_CLASSES} classes"),
-        ));
-    }
-    let mut x = Mat::zeros(n, px);
-    for (v, &b) in x.data.iter_mut().zip(&bytes) {
-        *v = (b as f64 / 255.0 - scale.mean) / scale.std;
-    }
-    let mut y = Mat::zeros(n, IDX_CLASSES);
-    for (k, &l) in labels.iter().enumerate() {
-        y.data[k * IDX_CLASSES + l as usize] = 1.0;
-    }
-    Ok(Dataset { x, y })
+/// A checked IDX image/label file pair: pixels per image, image bytes, labels.
+struct IdxPair {
+    px: usize,
+    bytes: Vec<u8>,
+    labels: Vec<u8>,
 }
 
-/// The rows `idx` of `d`, in that order.
-fn select_rows(d: &Dataset, idx: &[usize]) -> Dataset {
-    let pick = |m: &Mat| {
-        let mut data = Vec::with_capacity(idx.len() * m.cols);
-        for &k in idx {
-            data.extend_from_slice(m.row(k));
+impl IdxPair {
+    fn read(img: &Path, lab: &Path) -> Result<IdxPair, IdealError> {
+        let (n, px, bytes) = read_idx_images(img)?;
+        let labels = read_idx_labels(lab)?;
+        if labels.len() != n {
+            return Err(IdealError::data(
+                lab,
+                format!(
+                    "{} labels for the {n} images of {}",
+                    labels.len(),
+                    img.display()
+                ),
+            ));
         }
-        Mat {
-            rows: idx.len(),
-            cols: m.cols,
-            data,
+        if n == 0 || px == 0 {
+            return Err(IdealError::data(img, "no images"));
         }
-    };
-    Dataset {
-        x: pick(&d.x),
-        y: pick(&d.y),
+        if let Some((k, &l)) = labels
+            .iter()
+            .enumerate()
+            .find(|(_, l)| **l as usize >= IDX_CLASSES)
+        {
+            return Err(IdealError::data(
+                lab,
+                format!("label {l} at index {k} is not one of the {IDX_CLASSES} classes"),
+            ));
+        }
+        Ok(IdxPair { px, bytes, labels })
     }
+
+    fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Samples `idx` (in that order): scaled pixels, one-hot targets.
+    fn dataset(&self, idx: &[usize], scale: PixelScaling) -> Dataset {
+        let mut x = Mat::zeros(idx.len(), self.px);
+        let mut y = Mat::zeros(idx.len(), IDX_CLASSES);
+        for (r, &k) in idx.iter().enumerate() {
+            let src = &self.bytes[k * self.px..(k + 1) * self.px];
+            for (v, &b) in x.data[r * self.px..(r + 1) * self.px].iter_mut().zip(src) {
+                *v = (b as f64 / 255.0 - scale.mean) / scale.std;
+            }
+            y.data[r * IDX_CLASSES + self.labels[k] as usize] = 1.0;
+        }
+        Dataset { x, y }
+    }
+}
+
+/// One IDX image/label file pair as a data set: scaled pixels, one-hot targets.
+pub fn read_idx_pair(img: &Path, lab: &Path, scale: PixelScaling) -> Result<Dataset, IdealError> {
+    let pair = IdxPair::read(img, lab)?;
+    let all: Vec<usize> = (0..pair.len()).collect();
+    Ok(pair.dataset(&all, scale))
 }
 
 /// MNIST-style IDX directory: `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
@@ -339,21 +345,17 @@ pub fn load_idx_dir(
         return Err(IdealError::data(dir, "data directory not found"));
     }
     let train_img = find_file(dir, "train-images-idx3-ubyte")?;
-    let train_all = read_idx_pair(
-        &train_img,
-        &find_file(dir, "train-labels-idx1-ubyte")?,
-        scale,
-    )?;
+    let train_all = IdxPair::read(&train_img, &find_file(dir, "train-labels-idx1-ubyte")?)?;
     let test_img = find_file(dir, "t10k-images-idx3-ubyte")?;
     let test = read_idx_pair(&test_img, &find_file(dir, "t10k-labels-idx1-ubyte")?, scale)?;
-    if test.x.cols != train_all.x.cols {
+    if test.x.cols != train_all.px {
         return Err(IdealError::data(
             &test_img,
             format!(
                 "{} pixels per image, {} has {}",
                 test.x.cols,
                 train_img.display(),
-                train_all.x.cols
+                train_all.px
             ),
         ));
     }
@@ -370,8 +372,8 @@ pub fn load_idx_dir(
     val_idx.iter().for_each(|&k| is_val[k] = true);
     let train_idx: Vec<usize> = (0..n).filter(|&k| !is_val[k]).collect();
     Ok(Splits {
-        train: select_rows(&train_all, &train_idx),
-        val: select_rows(&train_all, &val_idx),
+        train: train_all.dataset(&train_idx, scale),
+        val: train_all.dataset(&val_idx, scale),
         test,
         classification: true,
     })
