@@ -15,7 +15,9 @@
 # usage: bench/mnist_runs.sh [task:variant:feedback[:epochs] ...]
 #   default: mnist:bp:fixed fashion-mnist:bp:fixed mnist:dfc-ssa:fixed fashion-mnist:dfc-ssa:fixed
 #   MNIST_DIR (default /tmp/mnist-idx), FMNIST_DIR (default /usr/share/datasets/fashion-mnist),
-#   THREADS (default 1). Runs go in parallel, each at nice 19; the script waits for all.
+#   THREADS (default 1); CONFIG: a TOML file of overrides for every run (e.g. train_samples)
+#   and TAG: a suffix of the result directories. Runs go in parallel, each at nice 19; the
+#   script waits for all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mnist_dir=${MNIST_DIR:-/tmp/mnist-idx}
@@ -44,12 +46,12 @@ for spec in "${runs[@]}"; do
             need "$dir" "apt-get install -y dataset-fashion-mnist" ;;
         *) echo "unknown task $task" >&2; exit 1 ;;
     esac
-    out=bench/results/mnist_${task//-/_}_${variant//-/_}_${feedback}
+    out=bench/results/mnist_${task//-/_}_${variant//-/_}_${feedback}${TAG:+_$TAG}
     mkdir -p "$out"
     echo "$spec → $out"
     RAYON_NUM_THREADS=$threads nice -n 19 "$bin" ideal --task "$task" --data "$dir" \
         --variant "$variant" --feedback "$feedback" ${epochs:+--epochs "$epochs"} --quiet \
-        -o "$out" 2>"$out/stderr.txt" &
+        ${CONFIG:+--config "$CONFIG"} -o "$out" 2>"$out/stderr.txt" &
     pids+=($!)
 done
 status=0

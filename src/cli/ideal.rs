@@ -25,11 +25,15 @@ pub enum Task {
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Task; student-teacher defaults to the reference toy configuration.
+    /// Task; student-teacher defaults to the reference toy configuration, mnist and
+    /// fashion-mnist to the reference's Table 1 configuration (784-256-256-256-10).
     #[arg(long, value_enum, default_value = "student-teacher")]
     pub task: Task,
     #[arg(long, value_enum, default_value = "dfc")]
     pub variant: Variant,
+    /// Feedback weights of the DFC variants. With --task mnist|fashion-mnist each
+    /// (variant, feedback) pair has its own reference hyper-parameters: Table 1's plain
+    /// DFC rows are `learned`, its "(fixed)" rows `fixed`.
     #[arg(long, value_enum, default_value = "fixed")]
     pub feedback: FeedbackMode,
     /// Training epochs (overrides the configuration).
