@@ -136,7 +136,7 @@ fn student_teacher_csv_with_probe_batch() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     let row: Vec<&str> = csv.lines().nth(2).unwrap().split(',').collect();
-    assert_eq!(row.len(), 11);
+    assert_eq!(row.len(), dfcsim::cli::ideal::CSV_HEADER.split(',').count());
     assert_eq!(row[3], "", "no error column for regression");
     assert!(row[10].parse::<f64>().is_ok(), "lambda_max present");
     let p: serde_json::Value =

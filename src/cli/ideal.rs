@@ -8,8 +8,8 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::ideal::config::{Config, FeedbackMode, Variant};
-use crate::ideal::data::{self, Splits};
+use crate::ideal::config::{Config, FeedbackMode, Variant, VisionTask};
+use crate::ideal::data::{self, PixelScaling, Splits};
 use crate::ideal::error::IdealError;
 use crate::ideal::loss::Loss;
 use crate::ideal::probe;
@@ -25,11 +25,15 @@ pub enum Task {
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Task; student-teacher defaults to the reference toy configuration.
+    /// Task; student-teacher defaults to the reference toy configuration, mnist and
+    /// fashion-mnist to the reference's Table 1 configuration (784-256-256-256-10).
     #[arg(long, value_enum, default_value = "student-teacher")]
     pub task: Task,
     #[arg(long, value_enum, default_value = "dfc")]
     pub variant: Variant,
+    /// Feedback weights of the DFC variants. With --task mnist|fashion-mnist each
+    /// (variant, feedback) pair has its own reference hyper-parameters: Table 1's plain
+    /// DFC rows are `learned`, its "(fixed)" rows `fixed`.
     #[arg(long, value_enum, default_value = "fixed")]
     pub feedback: FeedbackMode,
     /// Training epochs (overrides the configuration).
@@ -60,14 +64,13 @@ pub struct Args {
 
 /// Task defaults, then the TOML file's keys, then the command-line overrides.
 pub fn build_config(args: &Args) -> Result<Config, IdealError> {
-    let mut base = Config::default();
-    if matches!(args.task, Task::Mnist | Task::FashionMnist) {
-        // Paper's computer-vision setting: 784-256-256-256-10, tanh, linear output with
-        // softmax cross-entropy, 100 epochs.
-        base.hidden = vec![256, 256, 256];
-        base.epochs = 100;
-        base.metrics_samples = 8;
-    }
+    // Task defaults: the reference toy configuration, or the reference's Table 1
+    // configuration of the chosen variant and feedback mode.
+    let base = match args.task {
+        Task::StudentTeacher => Config::default(),
+        Task::Mnist => Config::vision(VisionTask::Mnist, args.variant, args.feedback),
+        Task::FashionMnist => Config::vision(VisionTask::FashionMnist, args.variant, args.feedback),
+    };
     let mut cfg = match &args.config {
         None => base,
         Some(path) => {
@@ -101,39 +104,63 @@ pub fn build_config(args: &Args) -> Result<Config, IdealError> {
     Ok(cfg)
 }
 
+/// Validation images drawn from the IDX training set, as in the reference.
+const IDX_VALIDATION: usize = 5000;
+
 fn load_data(args: &Args, cfg: &Config) -> Result<(Splits, String), IdealError> {
-    match (args.task, &args.data) {
-        (Task::StudentTeacher, Some(dir)) => {
-            Ok((data::load_csv_dir(dir)?, dir.display().to_string()))
-        }
-        (Task::StudentTeacher, None) => Ok((
+    let (mut splits, source) = match (args.task, &args.data) {
+        (Task::StudentTeacher, Some(dir)) => (data::load_csv_dir(dir)?, dir.display().to_string()),
+        (Task::StudentTeacher, None) => (
             data::student_teacher(cfg.seed),
             format!("generated student-teacher, seed {}", cfg.seed),
-        )),
-        (Task::Mnist, Some(dir)) => Ok((
-            data::load_idx_dir(dir, 0.1307, 0.3081, 5000)?,
+        ),
+        (Task::Mnist, Some(dir)) => (
+            data::load_idx_dir(dir, PixelScaling::MNIST, IDX_VALIDATION, cfg.seed)?,
             dir.display().to_string(),
-        )),
-        (Task::FashionMnist, Some(dir)) => Ok((
-            data::load_idx_dir(dir, 0.2860, 0.3530, 5000)?,
+        ),
+        (Task::FashionMnist, Some(dir)) => (
+            data::load_idx_dir(dir, PixelScaling::UNIT, IDX_VALIDATION, cfg.seed)?,
             dir.display().to_string(),
-        )),
-        (_, None) => Err(IdealError::Config(
-            "--task mnist|fashion-mnist needs --data DIR with IDX files".into(),
-        )),
+        ),
+        (_, None) => {
+            return Err(IdealError::Config(
+                "--task mnist|fashion-mnist needs --data DIR with IDX files".into(),
+            ));
+        }
+    };
+    if cfg.train_samples > 0 && cfg.train_samples < splits.train.len() {
+        let k = cfg.train_samples;
+        let t = &mut splits.train;
+        t.x.data.truncate(k * t.x.cols);
+        t.x.rows = k;
+        t.y.data.truncate(k * t.y.cols);
+        t.y.rows = k;
     }
+    Ok((splits, source))
+}
+
+/// The epoch with the best validation result (lowest error for classification, lowest
+/// loss otherwise; the first on ties), as the paper's Table 1 reports.
+pub fn best_validation_epoch(rows: &[EpochRow]) -> Option<&EpochRow> {
+    let key = |r: &EpochRow| r.val_error.unwrap_or(r.val_loss);
+    rows.iter()
+        .filter(|r| key(r).is_finite())
+        .fold(None, |best: Option<&EpochRow>, r| match best {
+            Some(b) if key(b) <= key(r) => Some(b),
+            _ => Some(r),
+        })
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
     v.map_or(String::new(), |x| format!("{x:.10e}"))
 }
 
-pub const CSV_HEADER: &str = "epoch,train_loss,test_loss,test_error,c1,c2,angle_gn_deg,angle_mn_deg,angle_bp_deg,angle_ssa_deg,lambda_max";
+pub const CSV_HEADER: &str = "epoch,train_loss,test_loss,test_error,c1,c2,angle_gn_deg,angle_mn_deg,angle_bp_deg,angle_ssa_deg,lambda_max,val_loss,val_error,seconds";
 
 pub fn csv_row(r: &EpochRow) -> String {
     let m = r.metrics.as_ref();
     format!(
-        "{},{:.10e},{:.10e},{},{},{},{},{},{},{},{}",
+        "{},{:.10e},{:.10e},{},{},{},{},{},{},{},{},{:.10e},{},{:.3}",
         r.epoch,
         r.train_loss,
         r.test_loss,
@@ -145,6 +172,9 @@ pub fn csv_row(r: &EpochRow) -> String {
         fmt_opt(m.map(|m| m.bp_angle_deg)),
         fmt_opt(m.map(|m| m.ssa_angle_deg)),
         fmt_opt(m.map(|m| m.lambda_max)),
+        r.val_loss,
+        fmt_opt(r.val_error),
+        r.seconds,
     )
 }
 
@@ -225,6 +255,7 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
     write_file(&csv_path, &csv)?;
     let last = result.rows.last();
     let m = last.and_then(|r| r.metrics.as_ref());
+    let best = best_validation_epoch(&result.rows);
     let summary = json!({
         "task": args.task,
         "variant": args.variant,
@@ -240,6 +271,7 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
             "epoch": last.map(|r| r.epoch),
             "train_loss": last.map(|r| r.train_loss),
             "val_loss": last.map(|r| r.val_loss),
+            "val_error": last.and_then(|r| r.val_error),
             "test_loss": last.map(|r| r.test_loss),
             "test_error": last.and_then(|r| r.test_error),
             "c1": m.map(|m| m.condition_1),
@@ -250,6 +282,16 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
             "angle_ssa_deg": m.map(|m| m.ssa_angle_deg),
             "lambda_max": m.map(|m| m.lambda_max),
         },
+        "best_validation": best.map(|r| json!({
+            "epoch": r.epoch,
+            "val_loss": r.val_loss,
+            "val_error": r.val_error,
+            "test_loss": r.test_loss,
+            "test_error": r.test_error,
+        })),
+        "training_samples": splits.train.len(),
+        "validation_samples": splits.val.len(),
+        "test_samples": splits.test.len(),
         "config": cfg,
         "effective_lr": cfg.effective_lr(),
     });
@@ -268,6 +310,14 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
                 r.test_error
                     .map_or(String::new(), |e| format!(", test error {e:.2} %"))
             );
+            if let Some(b) = best.filter(|b| b.test_error.is_some()) {
+                eprintln!(
+                    "best validation error {:.2} % at epoch {}: test error {:.2} %",
+                    b.val_error.unwrap_or(f64::NAN),
+                    b.epoch,
+                    b.test_error.unwrap_or(f64::NAN)
+                );
+            }
         }
     }
     if let Some(d) = result.diverged {

@@ -159,139 +159,221 @@ pub fn load_csv_dir(dir: &Path) -> Result<Splits, IdealError> {
     })
 }
 
+/// Reads a file, gunzipping it if it starts with the gzip magic bytes.
 fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, IdealError> {
     let raw = std::fs::read(path).map_err(|e| IdealError::io(path, e))?;
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&raw[..])
             .read_to_end(&mut out)
-            .map_err(|e| IdealError::io(path, e))?;
+            .map_err(|e| IdealError::data(path, format!("bad gzip stream: {e}")))?;
         Ok(out)
     } else {
         Ok(raw)
     }
 }
 
-fn be_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+fn be_u32(b: &[u8], at: usize) -> usize {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize
 }
 
-/// IDX images (magic 0x803, u8) → rows of pixel/255.
+/// IDX images (magic 0x00000803, unsigned bytes, n × rows × cols):
+/// `(n, pixels per image, raw bytes)`.
 pub fn read_idx_images(path: &Path) -> Result<(usize, usize, Vec<u8>), IdealError> {
-    let b = read_maybe_gz(path)?;
+    let mut b = read_maybe_gz(path)?;
     if b.len() < 16 || be_u32(&b, 0) != 0x0803 {
         return Err(IdealError::data(
             path,
-            "not an IDX image file (magic 0x00000803)",
+            "not an IDX image file (expected magic 0x00000803 and a 16-byte header)",
         ));
     }
-    let (n, h, w) = (
-        be_u32(&b, 4) as usize,
-        be_u32(&b, 8) as usize,
-        be_u32(&b, 12) as usize,
-    );
-    if b.len() != 16 + n * h * w {
+    let (n, h, w) = (be_u32(&b, 4), be_u32(&b, 8), be_u32(&b, 12));
+    let expected = n.checked_mul(h).and_then(|v| v.checked_mul(w));
+    if expected != Some(b.len() - 16) {
         return Err(IdealError::data(
             path,
-            format!("{} bytes, header says {} images of {h}×{w}", b.len(), n),
+            format!(
+                "{} data bytes, header says {n} images of {h}×{w}",
+                b.len() - 16
+            ),
         ));
     }
-    Ok((n, h * w, b[16..].to_vec()))
+    b.drain(..16);
+    Ok((n, h * w, b))
 }
 
-/// IDX labels (magic 0x801, u8).
+/// IDX labels (magic 0x00000801, unsigned bytes).
 pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>, IdealError> {
-    let b = read_maybe_gz(path)?;
+    let mut b = read_maybe_gz(path)?;
     if b.len() < 8 || be_u32(&b, 0) != 0x0801 {
         return Err(IdealError::data(
             path,
-            "not an IDX label file (magic 0x00000801)",
+            "not an IDX label file (expected magic 0x00000801 and an 8-byte header)",
         ));
     }
-    let n = be_u32(&b, 4) as usize;
-    if b.len() != 8 + n {
+    let n = be_u32(&b, 4);
+    if b.len() - 8 != n {
         return Err(IdealError::data(
             path,
-            format!("{} bytes, header says {n} labels", b.len()),
+            format!("{} data bytes, header says {n} labels", b.len() - 8),
         ));
     }
-    Ok(b[8..].to_vec())
+    b.drain(..8);
+    Ok(b)
 }
 
+/// `DIR/stem`, `DIR/stem.gz` or the same with `.idx` for `-idx` (both spellings exist).
 fn find_file(dir: &Path, stem: &str) -> Result<PathBuf, IdealError> {
-    for name in [
+    let dotted = stem.replace("-idx", ".idx");
+    let names = [
         stem.to_string(),
         format!("{stem}.gz"),
-        stem.replace("-idx", ".idx"),
-        format!("{}.gz", stem.replace("-idx", ".idx")),
-    ] {
-        let p = dir.join(&name);
-        if p.exists() {
+        dotted.clone(),
+        format!("{dotted}.gz"),
+    ];
+    for name in &names {
+        let p = dir.join(name);
+        if p.is_file() {
             return Ok(p);
         }
     }
     Err(IdealError::data(
         dir.join(stem),
-        "IDX file not found (plain or .gz)",
+        format!("IDX file not found (tried {})", names.join(", ")),
     ))
 }
 
-/// MNIST-style IDX directory: `train-images-idx3-ubyte[.gz]`, `train-labels-idx1-ubyte`,
-/// `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`. Pixels are scaled to [0, 1] and
-/// standardised with (`mean`, `std`); the last `n_val` training images form the
-/// validation set. Targets are one-hot over 10 classes.
-pub fn load_idx_dir(dir: &Path, mean: f64, std: f64, n_val: usize) -> Result<Splits, IdealError> {
-    let to_set = |img: &Path, lab: &Path| -> Result<Dataset, IdealError> {
+/// Pixel scaling of an IDX data set: x = (byte/255 − mean)/std.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PixelScaling {
+    pub mean: f64,
+    pub std: f64,
+}
+
+impl PixelScaling {
+    /// The reference's MNIST standardisation.
+    pub const MNIST: PixelScaling = PixelScaling {
+        mean: 0.1307,
+        std: 0.3081,
+    };
+    /// Pixels in [0, 1]: the reference does not standardise Fashion-MNIST.
+    pub const UNIT: PixelScaling = PixelScaling {
+        mean: 0.0,
+        std: 1.0,
+    };
+}
+
+/// Number of classes of the IDX tasks (digits, clothing types).
+pub const IDX_CLASSES: usize = 10;
+
+/// A checked IDX image/label file pair: pixels per image, image bytes, labels.
+struct IdxPair {
+    px: usize,
+    bytes: Vec<u8>,
+    labels: Vec<u8>,
+}
+
+impl IdxPair {
+    fn read(img: &Path, lab: &Path) -> Result<IdxPair, IdealError> {
         let (n, px, bytes) = read_idx_images(img)?;
         let labels = read_idx_labels(lab)?;
         if labels.len() != n {
             return Err(IdealError::data(
                 lab,
-                format!("{} labels for {n} images", labels.len()),
+                format!(
+                    "{} labels for the {n} images of {}",
+                    labels.len(),
+                    img.display()
+                ),
             ));
         }
-        let n_class = 10;
-        let mut x = Mat::zeros(n, px);
-        for (v, &b) in x.data.iter_mut().zip(&bytes) {
-            *v = (b as f64 / 255.0 - mean) / std;
+        if n == 0 || px == 0 {
+            return Err(IdealError::data(img, "no images"));
         }
-        let mut y = Mat::zeros(n, n_class);
-        for (k, &l) in labels.iter().enumerate() {
-            if l as usize >= n_class {
-                return Err(IdealError::data(
-                    lab,
-                    format!("label {l} at index {k} is not a digit class"),
-                ));
+        if let Some((k, &l)) = labels
+            .iter()
+            .enumerate()
+            .find(|(_, l)| **l as usize >= IDX_CLASSES)
+        {
+            return Err(IdealError::data(
+                lab,
+                format!("label {l} at index {k} is not one of the {IDX_CLASSES} classes"),
+            ));
+        }
+        Ok(IdxPair { px, bytes, labels })
+    }
+
+    fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Samples `idx` (in that order): scaled pixels, one-hot targets.
+    fn dataset(&self, idx: &[usize], scale: PixelScaling) -> Dataset {
+        let mut x = Mat::zeros(idx.len(), self.px);
+        let mut y = Mat::zeros(idx.len(), IDX_CLASSES);
+        for (r, &k) in idx.iter().enumerate() {
+            let src = &self.bytes[k * self.px..(k + 1) * self.px];
+            for (v, &b) in x.data[r * self.px..(r + 1) * self.px].iter_mut().zip(src) {
+                *v = (b as f64 / 255.0 - scale.mean) / scale.std;
             }
-            y.data[k * n_class + l as usize] = 1.0;
+            y.data[r * IDX_CLASSES + self.labels[k] as usize] = 1.0;
         }
-        Ok(Dataset { x, y })
-    };
-    let train_all = to_set(
-        &find_file(dir, "train-images-idx3-ubyte")?,
-        &find_file(dir, "train-labels-idx1-ubyte")?,
-    )?;
-    let test = to_set(
-        &find_file(dir, "t10k-images-idx3-ubyte")?,
-        &find_file(dir, "t10k-labels-idx1-ubyte")?,
-    )?;
-    let n_val = n_val.min(train_all.len() / 2);
-    let n_tr = train_all.len() - n_val;
-    let split = |d: &Dataset, a: usize, b: usize| Dataset {
-        x: Mat {
-            rows: b - a,
-            cols: d.x.cols,
-            data: d.x.data[a * d.x.cols..b * d.x.cols].to_vec(),
-        },
-        y: Mat {
-            rows: b - a,
-            cols: d.y.cols,
-            data: d.y.data[a * d.y.cols..b * d.y.cols].to_vec(),
-        },
-    };
+        Dataset { x, y }
+    }
+}
+
+/// One IDX image/label file pair as a data set: scaled pixels, one-hot targets.
+pub fn read_idx_pair(img: &Path, lab: &Path, scale: PixelScaling) -> Result<Dataset, IdealError> {
+    let pair = IdxPair::read(img, lab)?;
+    let all: Vec<usize> = (0..pair.len()).collect();
+    Ok(pair.dataset(&all, scale))
+}
+
+/// MNIST-style IDX directory: `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
+/// `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte` (each plain or `.gz`). Pixels are
+/// scaled by `scale`; targets are one-hot over 10 classes. As in the reference (a random
+/// 55000/5000 split of the 60000 training images), `n_val` training images drawn at random
+/// with `seed` form the validation set (at most half of the training images); the rest
+/// keep their file order.
+pub fn load_idx_dir(
+    dir: &Path,
+    scale: PixelScaling,
+    n_val: usize,
+    seed: u64,
+) -> Result<Splits, IdealError> {
+    if !dir.is_dir() {
+        return Err(IdealError::data(dir, "data directory not found"));
+    }
+    let train_img = find_file(dir, "train-images-idx3-ubyte")?;
+    let train_all = IdxPair::read(&train_img, &find_file(dir, "train-labels-idx1-ubyte")?)?;
+    let test_img = find_file(dir, "t10k-images-idx3-ubyte")?;
+    let test = read_idx_pair(&test_img, &find_file(dir, "t10k-labels-idx1-ubyte")?, scale)?;
+    if test.x.cols != train_all.px {
+        return Err(IdealError::data(
+            &test_img,
+            format!(
+                "{} pixels per image, {} has {}",
+                test.x.cols,
+                train_img.display(),
+                train_all.px
+            ),
+        ));
+    }
+    let n = train_all.len();
+    let n_val = n_val.min(n / 2);
+    let mut order: Vec<usize> = (0..n).collect();
+    {
+        use rand::seq::SliceRandom;
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x0a11_da7a));
+    }
+    let mut val_idx = order[..n_val].to_vec();
+    val_idx.sort_unstable();
+    let mut is_val = vec![false; n];
+    val_idx.iter().for_each(|&k| is_val[k] = true);
+    let train_idx: Vec<usize> = (0..n).filter(|&k| !is_val[k]).collect();
     Ok(Splits {
-        train: split(&train_all, 0, n_tr),
-        val: split(&train_all, n_tr, train_all.len()),
+        train: train_all.dataset(&train_idx, scale),
+        val: train_all.dataset(&val_idx, scale),
         test,
         classification: true,
     })

@@ -142,6 +142,9 @@ pub struct EpochRow {
     pub epoch: usize,
     pub train_loss: f64,
     pub val_loss: f64,
+    /// Validation error in percent (classification only).
+    #[serde(default)]
+    pub val_error: Option<f64>,
     pub test_loss: f64,
     /// Test error in percent (classification only).
     pub test_error: Option<f64>,
@@ -400,12 +403,13 @@ pub fn train(
             }
         }
         let train_loss = batch_losses.iter().sum::<f64>() / batch_losses.len().max(1) as f64;
-        let (val_loss, _) = evaluate(&net, &splits.val, spec.loss);
+        let (val_loss, val_error) = evaluate(&net, &splits.val, spec.loss);
         let (test_loss, test_error) = evaluate(&net, &splits.test, spec.loss);
         let row = EpochRow {
             epoch: epoch + 1,
             train_loss,
             val_loss,
+            val_error,
             test_loss,
             test_error,
             metrics: epoch_metrics,
