@@ -102,7 +102,16 @@ pub fn unit_sample(seed: u64, stream: u64, k: u64) -> f64 {
 impl TrNoise {
     /// A source named `name` (flat, lower-case) with its samples for [0, tstop] precomputed.
     pub fn new(dc: f64, na: f64, nt: f64, seed: u64, name: &str, tstop: f64) -> TrNoise {
-        let stream = stream_of(name);
+        Self::on_stream(dc, na, nt, seed, stream_of(name), tstop)
+    }
+
+    /// The same source with another seed (e.g. a fresh realisation per training sample:
+    /// `seed = base ^ sample_index`), samples for [0, tstop] precomputed.
+    pub fn with_seed(&self, seed: u64, tstop: f64) -> TrNoise {
+        Self::on_stream(self.dc, self.na, self.nt, seed, self.stream, tstop)
+    }
+
+    fn on_stream(dc: f64, na: f64, nt: f64, seed: u64, stream: u64, tstop: f64) -> TrNoise {
         let needed = if tstop > 0.0 && nt > 0.0 {
             ((tstop / nt).ceil() as usize).saturating_add(2)
         } else {
@@ -333,6 +342,9 @@ mod tests {
         }
         let short = TrNoise::new(0.0, 1.0, 1e-3, 7, "v1", 0.01);
         assert_eq!(short.sample(900).to_bits(), tr.sample(900).to_bits());
+        let other = short.with_seed(8, 1.0);
+        assert_eq!(other, TrNoise::new(0.0, 1.0, 1e-3, 8, "v1", 1.0));
+        assert_ne!(other.sample(5), tr.sample(5));
     }
 
     #[test]
