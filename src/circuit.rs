@@ -49,6 +49,9 @@ pub enum Waveform {
         theta: f64,
         phase_deg: f64,
     },
+    /// TRNOISE(NA NT): DC plus white Gaussian samples every NT, interpolated linearly
+    /// (see `crate::noise`).
+    TrNoise(crate::noise::TrNoise),
 }
 
 /// A `.model` card, carried as written (lower-cased names).

@@ -15,6 +15,7 @@ pub mod expr;
 pub mod r#gen;
 pub mod ideal;
 pub mod learn;
+pub mod noise;
 pub mod output;
 pub mod parse;
 pub mod plot;

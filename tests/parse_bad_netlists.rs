@@ -291,3 +291,26 @@ fn expression_nested_too_deeply() {
     );
     assert!(e.message.contains("nested too deeply"), "{e}");
 }
+
+#[test]
+fn trnoise_flicker_is_rejected() {
+    let e = expect("trnoise_flicker.cir", ErrorKind::Unsupported, 3, 29, "5m");
+    assert!(e.message.contains("1/f"), "{e}");
+}
+
+#[test]
+fn trnoise_negative_step() {
+    expect(
+        "trnoise_negative_step.cir",
+        ErrorKind::BadValue,
+        3,
+        19,
+        "-1u",
+    );
+}
+
+#[test]
+fn trnoise_needs_amplitude_and_step() {
+    let e = expect("trnoise_arity.cir", ErrorKind::Syntax, 3, 1, "i1");
+    assert!(e.message.contains("TRNOISE takes 2 to 7 values"), "{e}");
+}

@@ -27,6 +27,10 @@ pub struct Args {
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Also write `DIR/NAME.cir`: the netlist with every TRNOISE source replaced by the PWL
+    /// of its realisation over the `.tran` interval (ngspice reproduces the same waveform).
+    #[arg(long, value_name = "DIR")]
+    pub export_noise: Option<PathBuf>,
 }
 
 /// What `NAME.summary.json` holds.
@@ -55,6 +59,9 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
     let (circuit, warnings) = elaborate::load_with_warnings(&args.netlist)?;
     for w in &warnings {
         eprintln!("warning: {w}");
+    }
+    if let Some(dir) = &args.export_noise {
+        export_noise(&args.netlist, &circuit, dir, args.quiet)?;
     }
     let outcome = engine::simulate(&circuit);
     let stem = args
@@ -106,6 +113,35 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
         .into()),
         None => Ok(()),
     }
+}
+
+fn export_noise(
+    netlist: &Path,
+    circuit: &crate::circuit::Circuit,
+    dir: &Path,
+    quiet: bool,
+) -> Result<(), crate::CliError> {
+    let tstop = circuit
+        .analyses
+        .iter()
+        .find_map(|a| match a {
+            crate::circuit::Analysis::Tran { tstop, .. } => Some(*tstop),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            format!(
+                "{}: --export-noise needs a .tran analysis (the PWL covers [0, tstop])",
+                netlist.display()
+            )
+        })?;
+    let (path, count) = crate::noise::export_pwl(netlist, circuit, tstop, dir)?;
+    if !quiet {
+        eprintln!(
+            "wrote {} ({count} TRNOISE source(s) as PWL)",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 fn report(netlist: &Path, s: &Summary, written: &[PathBuf]) {

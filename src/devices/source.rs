@@ -46,6 +46,7 @@ pub fn value(w: &Waveform, t: f64) -> f64 {
             }
         }
         Waveform::Pwl(points) => pwl_value(points, t),
+        Waveform::TrNoise(tr) => tr.value(t),
         Waveform::Sin {
             vo,
             va,
@@ -132,6 +133,8 @@ pub fn breakpoints(w: &Waveform, tstop: f64, out: &mut Vec<f64>) {
                     .filter(|&t| t > 0.0 && t <= tstop),
             );
         }
+        // Every sample time: the source is linear across each step (see crate::noise).
+        Waveform::TrNoise(tr) => tr.breakpoints(tstop, out),
         Waveform::Sin { td, .. } => {
             if *td > 0.0 && *td <= tstop {
                 out.push(*td);

@@ -929,6 +929,9 @@ impl<'a> Elaborator<'a> {
         func: Option<&SourceFn>,
     ) -> Result<Waveform> {
         let label = card.name.text.as_str();
+        if let Some(SourceFn::TrNoise(vals)) = func {
+            return self.trnoise(card, dc, vals);
+        }
         if let (Some(dc), Some(_)) = (dc, func) {
             // ngspice uses the DC value for a standalone .op, the function for .tran.
             self.warn(
@@ -1007,6 +1010,7 @@ impl<'a> Elaborator<'a> {
                     phase_deg: a.get(5).copied().unwrap_or(0.0),
                 }
             }
+            SourceFn::TrNoise(_) => unreachable!("handled above"),
             SourceFn::Pwl { points, td } => {
                 if points.len() < 2 || points.len() % 2 != 0 {
                     return Err(NetlistError::new(
@@ -1044,6 +1048,81 @@ impl<'a> Elaborator<'a> {
                 Waveform::Pwl(pts)
             }
         })
+    }
+
+    /// TRNOISE(na nt [nalpha [namp [rtsam [rtscapt [rtsemt]]]]]) with the DC value added, as
+    /// ngspice does. White noise only: 1/f (namp) and RTS (rtsam) amplitudes must be 0.
+    fn trnoise(
+        &mut self,
+        card: &ElementCard,
+        dc: Option<&Value>,
+        vals: &[Value],
+    ) -> Result<Waveform> {
+        let label = card.name.text.as_str();
+        if vals.len() < 2 || vals.len() > 7 {
+            return Err(NetlistError::new(
+                ErrorKind::Syntax,
+                card.name.span.clone(),
+                label.to_string(),
+                format!("{label}: TRNOISE takes 2 to 7 values, found {}", vals.len()),
+                "TRNOISE(na nt [nalpha namp]): rms amplitude (V or A) and sample step (s)",
+            ));
+        }
+        let dc = match dc {
+            Some(v) => self.value(v)?,
+            None => 0.0,
+        };
+        let a: Vec<f64> = vals.iter().map(|v| self.value(v)).collect::<Result<_>>()?;
+        let (na, nt) = (a[0], a[1]);
+        if !(na.is_finite() && na >= 0.0) {
+            return Err(bad_value(
+                &vals[0],
+                &format!("{label}: TRNOISE amplitude na must be >= 0"),
+            ));
+        }
+        if !(nt.is_finite() && nt >= 0.0) {
+            return Err(bad_value(
+                &vals[1],
+                &format!("{label}: TRNOISE step nt must be >= 0"),
+            ));
+        }
+        if let Some(alpha) = a.get(2)
+            && !(alpha.is_finite() && (0.0..=2.0).contains(alpha))
+        {
+            return Err(bad_value(
+                &vals[2],
+                &format!("{label}: TRNOISE nalpha must be in [0, 2]"),
+            ));
+        }
+        for (i, what) in [(3, "1/f noise (namp)"), (4, "RTS noise (rtsam)")] {
+            if a.get(i).is_some_and(|&x| x != 0.0) {
+                return Err(NetlistError::new(
+                    ErrorKind::Unsupported,
+                    vals[i].span.clone(),
+                    vals[i].text.clone(),
+                    format!("{label}: TRNOISE {what} is not supported"),
+                    "only white noise: TRNOISE(na nt) or with namp = 0 and rtsam = 0",
+                ));
+            }
+        }
+        if na == 0.0 || nt == 0.0 {
+            if na > 0.0 {
+                self.warn(
+                    &vals[1].span,
+                    format!("{label}: TRNOISE with nt = 0 gives no noise (as in ngspice)"),
+                );
+            }
+            return Ok(Waveform::Dc(dc));
+        }
+        let seed = self
+            .circuit
+            .options
+            .seed
+            .unwrap_or(crate::noise::DEFAULT_SEED);
+        let name = self.flat_element_name(label);
+        Ok(Waveform::TrNoise(crate::noise::TrNoise::new(
+            dc, na, nt, seed, &name, self.tstop,
+        )))
     }
 
     fn instance(

@@ -202,6 +202,8 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
         }
     }
 
+    let noise = super::noise::NoisePlan::new(cfg)?;
+
     // Crossbars in circuit orientation.
     let u_rows: Vec<(String, String)> = (0..n_out).map(|m| (nodes::u(m), nodes::un(m))).collect();
     let mut bars = Vec::new();
@@ -454,6 +456,7 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
                 hw.device_model.as_deref().unwrap_or("ideal"),
                 u8::from(bar.plastic)
             );
+            noise.crossbar_columns(&mut o, &lname, &bar.cols, &gp, &gn);
             files.push((format!("{stem}_{}_gp.csv", bar.name), csv_matrix(&gp)));
             files.push((format!("{stem}_{}_gn.csv", bar.name), csv_matrix(&gn)));
         }
@@ -481,7 +484,7 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
                 let _ = writeln!(o, "Vsfb{i}_{k} {} {s} DC 0", nodes::col_fb(i, k));
                 let _ = writeln!(o, "Rf{i}_{k} {v} {s} {}", num(sc.r_f_ohms));
                 let _ = writeln!(o, "Cf{i}_{k} {v} {s} {}", num(sc.c_f_farads()));
-                opamp(&mut o, op, &format!("n{i}_{k}"), "0", &s, &v);
+                opamp(&mut o, op, &noise, &format!("n{i}_{k}"), "0", &s, &v);
                 let _ = writeln!(
                     o,
                     "Hff{i}_{k} {} 0 Vsff{i}_{k} {}",
@@ -557,6 +560,7 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
             opamp(
                 &mut o,
                 op,
+                &noise,
                 &format!("d{m}"),
                 &format!("dp_{m}"),
                 &format!("dm_{m}"),
@@ -574,18 +578,42 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
                 let _ = writeln!(o, "Rleak{m} {un} si_{m} {}", num(r_ctl / d.alpha));
             }
             let _ = writeln!(o, "Ci{m} {ui} si_{m} {}", num(sc.c_int_farads()));
-            opamp(&mut o, op, &format!("i{m}"), "0", &format!("si_{m}"), &ui);
+            opamp(
+                &mut o,
+                op,
+                &noise,
+                &format!("i{m}"),
+                "0",
+                &format!("si_{m}"),
+                &ui,
+            );
             let _ = writeln!(o, "* proportional sum -> u = Vs*(u_int + k_p*e)");
             let _ = writeln!(o, "Rsa{m} {ui} ss_{m} {}", num(r_ctl));
             if d.k_p > 0.0 {
                 let _ = writeln!(o, "Rsp{m} egn_{m} ss_{m} {}", num(r_ctl / d.k_p));
             }
             let _ = writeln!(o, "Rsf{m} {u} ss_{m} {}", num(r_ctl));
-            opamp(&mut o, op, &format!("s{m}"), "0", &format!("ss_{m}"), &u);
+            opamp(
+                &mut o,
+                op,
+                &noise,
+                &format!("s{m}"),
+                "0",
+                &format!("ss_{m}"),
+                &u,
+            );
             let _ = writeln!(o, "* inverter -> un = -Vs*u");
             let _ = writeln!(o, "Rv1_{m} {u} sv_{m} {}", num(r_ctl));
             let _ = writeln!(o, "Rv2_{m} {un} sv_{m} {}", num(r_ctl));
-            opamp(&mut o, op, &format!("v{m}"), "0", &format!("sv_{m}"), &un);
+            opamp(
+                &mut o,
+                op,
+                &noise,
+                &format!("v{m}"),
+                "0",
+                &format!("sv_{m}"),
+                &un,
+            );
         }
     } else {
         let _ = writeln!(
@@ -716,16 +744,22 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
     );
 
     files.push((format!("{stem}_weights.json"), weights_json(net, sample)));
+    let o = noise.finish(&o, cfg.flat);
     Ok(Generated { netlist: o, files })
 }
 
 /// Flat op-amp: vos source, optional single pole (GBW), optional output rails.
-fn opamp(o: &mut String, op: &Opamp, name: &str, inp: &str, inn: &str, out: &str) {
-    let mut p = inp.to_string();
-    if op.vos_volts != 0.0 {
-        let _ = writeln!(o, "Vos{name} {name}_os {inp} DC {}", num(op.vos_volts));
-        p = format!("{name}_os");
-    }
+fn opamp(
+    o: &mut String,
+    op: &Opamp,
+    noise: &super::noise::NoisePlan,
+    name: &str,
+    inp: &str,
+    inn: &str,
+    out: &str,
+) {
+    // offset and input noise in series with the non-inverting input
+    let p = noise.opamp_input(o, name, inp, op.vos_volts);
     let a0 = num(op.a0);
     match (op.gbw_hz, op.rails_volts) {
         (None, None) => {

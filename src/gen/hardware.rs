@@ -50,6 +50,8 @@ pub struct Hardware {
     pub g_max_siemens: f64,
     /// Name of the conductance device model in the lib, if any.
     pub device_model: Option<String>,
+    /// Thermal / op-amp noise requested by the lib's cards (see `gen::noise`).
+    pub noise: super::noise::NoiseParams,
 }
 
 impl Hardware {
@@ -62,6 +64,7 @@ impl Hardware {
             g_min_siemens: 1e-6,
             g_max_siemens: 50e-6,
             device_model: None,
+            noise: Default::default(),
         }
     }
 
@@ -105,6 +108,7 @@ impl Hardware {
         let mut hw = Hardware::ideal();
         hw.preset = preset.to_string();
         hw.lib = Some(path.clone());
+        hw.noise = super::noise::NoiseParams::from_lib(&path)?;
         for card in model_cards(&text) {
             let loc = |key: &str, raw: &str| {
                 GenError::Preset(format!(

@@ -81,6 +81,7 @@
 pub mod emit;
 pub mod hardware;
 pub mod network;
+pub mod noise;
 pub mod ode;
 
 use thiserror::Error;

@@ -31,6 +31,8 @@ pub enum SourceFn {
     },
     /// SIN(vo va [freq [td [theta [phase]]]])
     Sin(Vec<Value>),
+    /// TRNOISE(na nt [nalpha [namp [rtsam [rtscapt [rtsemt]]]]])
+    TrNoise(Vec<Value>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -620,13 +620,13 @@ impl<'a> Cursor<'a> {
                         }
                     }
                 }
-                (TokKind::Word, "pulse" | "sin" | "pwl") => {
+                (TokKind::Word, "pulse" | "sin" | "pwl" | "trnoise") => {
                     if func.is_some() {
                         return Err(self.err_tok(
                             idx,
                             ErrorKind::Syntax,
                             format!("{label}: more than one transient function"),
-                            "give one of PULSE, PWL, SIN",
+                            "give one of PULSE, PWL, SIN, TRNOISE",
                         ));
                     }
                     self.pos += 1;
@@ -634,6 +634,7 @@ impl<'a> Cursor<'a> {
                     func = Some(match word.as_str() {
                         "pulse" => SourceFn::Pulse(args),
                         "sin" => SourceFn::Sin(args),
+                        "trnoise" => SourceFn::TrNoise(args),
                         _ => {
                             let mut td = None;
                             while self.at_keyword() {
@@ -660,13 +661,13 @@ impl<'a> Cursor<'a> {
                 }
                 (
                     TokKind::Word,
-                    "exp" | "sffm" | "am" | "trnoise" | "trrandom" | "pat" | "distof1" | "distof2",
+                    "exp" | "sffm" | "am" | "trrandom" | "pat" | "distof1" | "distof2",
                 ) => {
                     return Err(self.err_tok(
                         idx,
                         ErrorKind::Unsupported,
                         format!("{label}: source function '{word}' is not supported"),
-                        "supported: DC, PULSE, PWL, SIN (AC is accepted and ignored)",
+                        "supported: DC, PULSE, PWL, SIN, TRNOISE (AC is accepted and ignored)",
                     ));
                 }
                 (TokKind::Word | TokKind::Expr, _) if dc.is_none() && !self.at_keyword() => {
@@ -678,7 +679,7 @@ impl<'a> Cursor<'a> {
                         idx,
                         ErrorKind::Syntax,
                         format!("{label}: unexpected '{}'", t.text),
-                        "write V1 n+ n- [DC] value [PULSE(…)|PWL(…)|SIN(…)]",
+                        "write V1 n+ n- [DC] value [PULSE(…)|PWL(…)|SIN(…)|TRNOISE(…)]",
                     ));
                 }
             }
