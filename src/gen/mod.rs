@@ -82,12 +82,14 @@ pub mod emit;
 pub mod hardware;
 pub mod network;
 pub mod ode;
+pub mod periphery;
 
 use thiserror::Error;
 
 pub use emit::{Generated, generate, nodes};
 pub use hardware::{Hardware, Opamp};
 pub use network::{DfcNetwork, Matrix, Phi, Sample};
+pub use periphery::{LearnPeriphery, Periphery, Quantiser};
 
 #[derive(Debug, Error)]
 pub enum GenError {
