@@ -794,22 +794,19 @@ fn opamp(o: &mut String, op: &Opamp, name: &str, inp: &str, inn: &str, out: &str
             let x = if let Some(g) = gbw {
                 let r = 1e3;
                 let c = op.a0 / (2.0 * std::f64::consts::PI * g * r);
-                match op.slew_v_per_s {
-                    // slew limit: the current into C_p is clamped to ±C_p·SR
-                    Some(sr) => {
-                        let _ = writeln!(
-                            o,
-                            "Boa{name}p {name}_g {name}_x I=min(max((V({name}_g)-V({name}_x))/{},{}),{})",
-                            num(r),
-                            num(-c * sr),
-                            num(c * sr)
-                        );
-                    }
-                    None => {
-                        let _ = writeln!(o, "Roa{name}p {name}_g {name}_x {}", num(r));
-                    }
+                let _ = writeln!(o, "Roa{name}p {name}_g {name}_x {}", num(r));
+                if let Some(sr) = op.slew_v_per_s {
+                    // slew limit: the current into C_p is clamped to ±C_p·SR; this source
+                    // takes the excess over the limit back out of the pole node (the
+                    // resistor keeps the DC path)
+                    let ir = format!("(V({name}_g)-V({name}_x))/{}", num(r));
+                    let _ = writeln!(
+                        o,
+                        "Boa{name}s {name}_x {name}_g I={ir}-min(max({ir},{}),{})",
+                        num(-c * sr),
+                        num(c * sr)
+                    );
                 }
-                let _ = writeln!(o, "Coa{name}p {name}_x 0 {}", num(c));
                 format!("{name}_x")
             } else {
                 format!("{name}_g")
