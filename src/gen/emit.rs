@@ -807,6 +807,7 @@ fn opamp(o: &mut String, op: &Opamp, name: &str, inp: &str, inn: &str, out: &str
                         num(c * sr)
                     );
                 }
+                let _ = writeln!(o, "Coa{name}p {name}_x 0 {}", num(c));
                 format!("{name}_x")
             } else {
                 format!("{name}_g")
