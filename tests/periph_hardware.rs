@@ -107,7 +107,7 @@ fn max_diff(a: &Waveforms, b: &Waveforms) -> (f64, String, usize) {
     worst
 }
 
-fn signal<'a>(w: &'a Waveforms, name: &str) -> Vec<(f64, f64)> {
+fn signal(w: &Waveforms, name: &str) -> Vec<(f64, f64)> {
     let j = w.index_of(name).unwrap_or_else(|| panic!("no {name}"));
     (0..w.rows()).map(|r| (w.row(r)[0], w.row(r)[j])).collect()
 }

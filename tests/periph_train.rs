@@ -53,16 +53,32 @@ fn options(samples: usize, test: usize) -> cosim::TrainOptions {
     }
 }
 
-/// The toy task (15-10-10-5) with the `ideal` preset, 1 epoch of 8 samples, against the
-/// ideal model's SGD steps on the same samples from the same weights: test losses within 2 %.
+/// The student-teacher task on a small 6-8-8-3 student (teacher with two hidden layers of
+/// 32) with the `ideal` preset, 1 epoch of 8 samples: the test loss ends within 2 % of the
+/// ideal model's after the same SGD steps on the same samples from the same weights.
 #[test]
 fn ideal_preset_training_ends_at_the_ideal_models_test_loss() {
+    ideal_preset_against_the_ideal_model(&[6, 8, 8, 3], 8);
+}
+
+/// The same on the paper's toy network 15-10-10-5 and its task (teacher 15-1000⁴-5).
+/// Measured: 8 samples, test loss 36.864 → circuit 30.2717, ideal model 30.2704 (0.005 %);
+/// 30 samples, 20.6688 vs 20.6684 (0.002 %). Ignored by default: building the 1000-wide
+/// teacher's weight-product feedback takes ~30 s on a loaded 2-core machine
+/// (`cargo test --release --test periph_train -- --ignored`).
+#[test]
+#[ignore]
+fn ideal_preset_training_on_the_toy_task_ends_at_the_ideal_models_test_loss() {
+    ideal_preset_against_the_ideal_model(&[15, 10, 10, 5], 8);
+}
+
+fn ideal_preset_against_the_ideal_model(arch: &[usize], n: usize) {
     let dir = temp_dir("ideal");
-    let path = netlist(&dir, &[15, 10, 10, 5], "ideal", 42);
+    let path = netlist(&dir, arch, "ideal", 42);
     let mut dc = DfcCircuit::load(&path).unwrap();
     dc.set_max_step(0.05 * dc.learn.tau_u).unwrap();
     let start = dc.network();
-    let (n, n_test) = (8, 200);
+    let n_test = 200;
     let opts = options(n, n_test);
     let run = cosim::train(&mut dc, &opts, None, |_, _| Ok(())).unwrap();
     let circuit_loss = run.rows[0].test_loss;
@@ -100,7 +116,7 @@ fn ideal_preset_training_ends_at_the_ideal_models_test_loss() {
     let (start_loss, _) = dfcsim::ideal::train::evaluate(&start, &test, dc.learn.loss);
     let rel = (circuit_loss - ideal_loss).abs() / ideal_loss;
     eprintln!(
-        "toy, ideal preset, {n} samples: test loss start {start_loss:.5}, circuit {circuit_loss:.5}, \
+        "{arch:?}, ideal preset, {n} samples: test loss start {start_loss:.5}, circuit {circuit_loss:.5}, \
          ideal model {ideal_loss:.5} (difference {:.3} %)",
         100.0 * rel
     );

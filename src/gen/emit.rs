@@ -501,7 +501,8 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
                 "* Inoise: noise placeholders (sigma = {}; current sigma*Vs/Rf per unit white noise)",
                 d.noise_sigma
             );
-            for k in 0..n {
+            // mm holds one (gain, offset) per neuron of the layer
+            for (k, &(gain, offset)) in mm.iter().enumerate() {
                 let (s, v) = (nodes::sum(i, k), nodes::v(i, k));
                 let _ = writeln!(o, "* neuron {i}.{k}");
                 let _ = writeln!(o, "Vsff{i}_{k} {} {s} DC 0", nodes::col_ff(i, k));
@@ -525,7 +526,6 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
                 match phi {
                     Phi::Tanh if has_mismatch => {
                         // gain and input-offset mismatch of this stage (drawn at gen time)
-                        let (gain, offset) = mm[k];
                         let _ = writeln!(
                             o,
                             "Br{i}_{k} {} 0 V={}*tanh((V({v})-({}))/{vs})",

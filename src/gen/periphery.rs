@@ -183,7 +183,7 @@ impl LearnPeriphery {
         let mut bits = |key: &str| -> Result<u32, String> {
             match num(key)? {
                 None => Ok(0),
-                Some(b) if b >= 0.0 && b <= 24.0 && b.fract() == 0.0 => Ok(b as u32),
+                Some(b) if (0.0..=24.0).contains(&b) && b.fract() == 0.0 => Ok(b as u32),
                 Some(b) => Err(format!("{key}={b}: expected a whole number 0..=24")),
             }
         };
