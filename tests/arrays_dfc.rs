@@ -162,6 +162,7 @@ fn nonideal_opamps_match_flat_form() {
         gbw_hz: Some(5e6),
         vos_volts: 2e-3,
         rails_volts: Some((-0.25, 0.25)),
+        ..Opamp::ideal()
     };
     let (array, flat) = generate_with(&dir, &[4, 3, 2], opamp);
     let ca = elaborate::load(&array).unwrap();

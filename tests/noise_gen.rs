@@ -30,7 +30,8 @@ fn noisy_hardware(d: &std::path::Path) -> Hardware {
     let ideal = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("netlists/models/ideal.lib");
     let mut text = std::fs::read_to_string(ideal).unwrap();
     text.push_str(&format!(
-        "\n.model opa opamp(a0=1e5 gbw=0 vos=0 en={EN:e} thermal_noise=1 temp={TEMP})\n"
+        "\n.model opa opamp(a0=1e5 gbw=0 vos=0 en={EN:e})\n\
+         .model per periphery(thermal_noise=1 temp={TEMP})\n"
     ));
     std::fs::write(d.join("noisy.lib"), text).unwrap();
     Hardware::load("noisy", d).unwrap()

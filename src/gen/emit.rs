@@ -185,6 +185,11 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
             net.arch
         )));
     }
+    if hw.opamp.slew_v_per_s.is_some() && hw.opamp.gbw_hz.is_none() {
+        return Err(GenError::Param(
+            "op-amp slew rate needs a pole (gbw > 0)".into(),
+        ));
+    }
     let w_max = sc.r_f_ohms * (hw.g_max_siemens - hw.g_min_siemens);
     for i in 0..layers {
         let b_max = net.b[i].iter().fold(0.0f64, |a, v| a.max(v.abs()));
@@ -264,7 +269,8 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
 *   time t (tau_u = 1)  <-> t * {tau_u} s;  tau_v = Rf*Cf = {tau_v} s (ratio {ratio})
 *   controller: k_p = {kp} (Rctl/Rprop), alpha = {alpha} (Rctl/Rleak; leak fed by -u, i.e. acts on
 *   the total u as in the reference code), tau_u = Rctl*Cint, Rctl = {rctl} ohm
-* Op-amps: A0 = {a0}{gbw}{vos}{rails}
+* Op-amps: A0 = {a0}{gbw}{vos}{rails}{slew}
+* Periphery: {periph}
 *
 * Nodes (layer i = 1..{layers}, unit k; layer 0 = input):
 *   r0_k / r0n_k   input DAC +-x*Vs          one / onen   bias lines +-Vs
@@ -310,6 +316,11 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
             .rails_volts
             .map(|(lo, hi)| format!(", rails [{}, {}] V", num(lo), num(hi)))
             .unwrap_or_default(),
+        slew = op
+            .slew_v_per_s
+            .map(|sr| format!(", slew {} V/s", num(sr)))
+            .unwrap_or_default(),
+        periph = periphery_summary(&hw.periphery),
         layers = layers,
         outphi = net.phi[layers - 1].name(),
         t_on = num(t_on),
@@ -333,8 +344,17 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
     o.push_str("\n*** input DACs, bias lines, target, controller enable\n");
     let x_csv = csv_row(&sample.x);
     let t_csv = csv_row(&sample.target);
+    let per = &hw.periphery;
+    let dac = per.dac();
     if cfg.flat {
-        for (j, x) in sample.x.iter().enumerate() {
+        if dac.bits > 0 {
+            let _ = writeln!(
+                o,
+                "* DAC levels: values quantised to {} bits over +-{} (x Vs) at generation time",
+                dac.bits, dac.range
+            );
+        }
+        for (j, x) in sample.x.iter().map(|&x| dac.apply(x)).enumerate() {
             let _ = writeln!(o, "Vx{j} {} 0 DC {}", nodes::r(0, j), num(x * sc.vs_volts));
             let _ = writeln!(
                 o,
@@ -343,7 +363,7 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
                 num(-x * sc.vs_volts)
             );
         }
-        for (m, t) in sample.target.iter().enumerate() {
+        for (m, t) in sample.target.iter().map(|&t| dac.apply(t)).enumerate() {
             let _ = writeln!(o, "Vt{m} {} 0 DC {}", nodes::rstar(m), num(t * sc.vs_volts));
         }
     } else {
@@ -356,14 +376,18 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
         );
         let _ = writeln!(
             o,
-            ".model dac_x dac(n={n0} vs={} file=\"{stem}_x.csv\" differential=1 bits=0)",
-            num(sc.vs_volts)
+            ".model dac_x dac(n={n0} vs={} file=\"{stem}_x.csv\" differential=1 bits={} range={})",
+            num(sc.vs_volts),
+            dac.bits,
+            num(dac.range)
         );
         let _ = writeln!(o, "AT {} dac_t", vector((0..n_out).map(nodes::rstar)));
         let _ = writeln!(
             o,
-            ".model dac_t dac(n={n_out} vs={} file=\"{stem}_target.csv\" differential=0 bits=0)",
-            num(sc.vs_volts)
+            ".model dac_t dac(n={n_out} vs={} file=\"{stem}_target.csv\" differential=0 bits={} range={})",
+            num(sc.vs_volts),
+            dac.bits,
+            num(dac.range)
         );
         files.push((format!("{stem}_x.csv"), x_csv.clone()));
         files.push((format!("{stem}_target.csv"), t_csv.clone()));
@@ -463,9 +487,12 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
     }
 
     // ---- neuron layers ----
+    let mismatch = per.tanh_mismatch(&net.arch[1..], cfg.seed);
+    let has_mismatch = per.tanh_gain_sigma > 0.0 || per.tanh_offset_sigma_volts > 0.0;
     for i in 1..=layers {
         let n = net.arch[i];
         let phi = net.phi[i - 1];
+        let mm = &mismatch[i - 1];
         let _ = writeln!(
             o,
             "\n*** neuron layer {i} ({n} three-compartment neurons, phi = {})",
@@ -477,7 +504,8 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
                 "* Inoise: noise placeholders (sigma = {}; current sigma*Vs/Rf per unit white noise)",
                 d.noise_sigma
             );
-            for k in 0..n {
+            // mm holds one (gain, offset) per neuron of the layer
+            for (k, &(gain, offset)) in mm.iter().enumerate() {
                 let (s, v) = (nodes::sum(i, k), nodes::v(i, k));
                 let _ = writeln!(o, "* neuron {i}.{k}");
                 let _ = writeln!(o, "Vsff{i}_{k} {} {s} DC 0", nodes::col_ff(i, k));
@@ -499,6 +527,17 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
                 );
                 let _ = writeln!(o, "Inoise{i}_{k} {s} 0 DC 0");
                 match phi {
+                    Phi::Tanh if has_mismatch => {
+                        // gain and input-offset mismatch of this stage (drawn at gen time)
+                        let _ = writeln!(
+                            o,
+                            "Br{i}_{k} {} 0 V={}*tanh((V({v})-({}))/{vs})",
+                            nodes::r(i, k),
+                            num(gain * sc.vs_volts),
+                            num(offset),
+                            vs = num(sc.vs_volts)
+                        );
+                    }
                     Phi::Tanh => {
                         let _ = writeln!(
                             o,
@@ -530,9 +569,18 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
                 vector((0..n).map(|k| nodes::r(i, k))),
                 vector((0..n).map(|k| nodes::rn(i, k))),
             );
+            let mm_params = if has_mismatch && phi == Phi::Tanh {
+                format!(
+                    "\n+ tanh_gain={}\n+ tanh_offset={}",
+                    vector(mm.iter().map(|&(g, _)| num(g))),
+                    vector(mm.iter().map(|&(_, off)| num(off)))
+                )
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 o,
-                ".model neuron_l{i} neuron_layer(n={n} r_f={} c_f={} vs={} phi={}\n+ noise_sigma={} {})",
+                ".model neuron_l{i} neuron_layer(n={n} r_f={} c_f={} vs={} phi={}\n+ noise_sigma={} {}{mm_params})",
                 num(sc.r_f_ohms),
                 num(sc.c_f_farads()),
                 num(sc.vs_volts),
@@ -666,7 +714,9 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
          + input=ax target=at enable=ven t_ff={t_ff} t_ctl={t_ctl}\n\
          + lr={lr} optimizer=sgd clip=1 batch=1 seed={seed}\n\
          + plastic={plastic} fixed={fixed} feedback_phase={fb}\n\
-         + k_p={kp} alpha={alpha} time_constant_ratio={ratio} vs={vs} tau_u={tau_u}",
+         + k_p={kp} alpha={alpha} time_constant_ratio={ratio} vs={vs} tau_u={tau_u}\n\
+         + dac_bits={dac_bits} dac_range={dac_range} adc_bits={adc_bits} adc_range={adc_range}\n\
+         + p_static={p_static} e_dac={e_dac} e_adc={e_adc}",
         task = d.task,
         loss = d.loss,
         lambda = d.lambda,
@@ -691,6 +741,13 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
         ratio = sc.time_constant_ratio,
         vs = num(sc.vs_volts),
         tau_u = num(sc.tau_u_seconds),
+        dac_bits = dac.bits,
+        dac_range = num(dac.range),
+        adc_bits = per.adc_bits,
+        adc_range = num(per.adc_range),
+        p_static = num(super::periphery::active_stages(&net.arch) as f64 * op.static_power_watts()),
+        e_dac = num(per.dac_energy_j),
+        e_adc = num(per.adc_energy_j),
     );
     o.push_str("\n*** learning: phases (feed-forward settle with en = 0, then controlled), rule (5), plastic arrays\n");
     if cfg.flat {
@@ -772,6 +829,18 @@ fn opamp(
                 let r = 1e3;
                 let c = op.a0 / (2.0 * std::f64::consts::PI * g * r);
                 let _ = writeln!(o, "Roa{name}p {name}_g {name}_x {}", num(r));
+                if let Some(sr) = op.slew_v_per_s {
+                    // slew limit: the current into C_p is clamped to ±C_p·SR; this source
+                    // takes the excess over the limit back out of the pole node (the
+                    // resistor keeps the DC path)
+                    let ir = format!("(V({name}_g)-V({name}_x))/{}", num(r));
+                    let _ = writeln!(
+                        o,
+                        "Boa{name}s {name}_x {name}_g I={ir}-min(max({ir},{}),{})",
+                        num(-c * sr),
+                        num(c * sr)
+                    );
+                }
                 let _ = writeln!(o, "Coa{name}p {name}_x 0 {}", num(c));
                 format!("{name}_x")
             } else {
@@ -804,7 +873,32 @@ fn opamp_params(op: &Opamp) -> String {
     if let Some((lo, hi)) = op.rails_volts {
         let _ = write!(s, " vmin={} vmax={}", num(lo), num(hi));
     }
+    if let Some(sr) = op.slew_v_per_s {
+        let _ = write!(s, " slew={}", num(sr));
+    }
     s
+}
+
+fn periphery_summary(p: &super::Periphery) -> String {
+    let bits = |b: u32, r: f64| {
+        if b == 0 {
+            "exact".to_string()
+        } else {
+            format!("{b} bit over +-{}", num(r))
+        }
+    };
+    format!(
+        "DAC {}, ADC {}, tanh mismatch sigma gain {} offset {} V, thermal noise {}",
+        bits(p.dac_bits, p.dac_range),
+        bits(p.adc_bits, p.adc_range),
+        p.tanh_gain_sigma,
+        num(p.tanh_offset_sigma_volts),
+        if p.thermal_noise {
+            format!("on ({} K)", p.temp_kelvin)
+        } else {
+            "off".into()
+        }
+    )
 }
 
 /// `[a b c]`, wrapped with `+` continuations every 16 nodes.

@@ -1,19 +1,23 @@
-//! Hardware preset: the op-amp and conductance-range parameters the generator needs, read
-//! from `netlists/models/PRESET.lib` (`.model` cards written by the device-model work) or
-//! built in for `ideal`.
+//! Hardware preset: the op-amp, periphery and conductance-range parameters the generator
+//! needs, read from `netlists/models/PRESET.lib` through the project's own netlist reader
+//! ([`crate::elaborate::load_models`]), or built in for `ideal`.
 //!
 //! Recognised cards (names case-insensitive, SPICE suffixes allowed):
-//! - an op-amp model: `.model NAME opamp(a0=… gbw=… vos=… vmax=… vmin=…)`; `gbw` in Hz
-//!   (0 = no pole), `vmax`/`vmin` output rails in volts (absent = unlimited), `vos` input
-//!   offset in volts;
-//! - a conductance device: any other `.model` with `gmin`/`gmax` (or `g_min`/`g_max`) in
+//! - an op-amp model: `.model NAME opamp(a0=… gbw=… vos=… vmin=… vmax=… slew=… en=… iq=…
+//!   vsupply=…)`, see [`Opamp`];
+//! - a periphery model: `.model NAME periphery(dac_bits=… adc_bits=… …)`, see
+//!   [`Periphery`];
+//! - a conductance device: any other `.model` with `g_min`/`g_max` (or `gmin`/`gmax`) in
 //!   siemens gives the crossbar range. The device model's name is written into each crossbar
 //!   `.model` (`device=NAME`) for the plasticity module.
+//!
+//! Errors name the card as `file:line:col`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::GenError;
+use super::periphery::Periphery;
+use crate::circuit::{Model, ParamValue};
 
 /// Op-amp as the generator writes it (SI units).
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +30,16 @@ pub struct Opamp {
     pub vos_volts: f64,
     /// Output rails (min, max) in volts; `None` = unlimited.
     pub rails_volts: Option<(f64, f64)>,
+    /// Slew rate in V/s (card key `slew`, 0 = unlimited); needs a pole (GBW): it limits the
+    /// current into the pole capacitor to C_p·SR, so the internal node moves at most SR.
+    pub slew_v_per_s: Option<f64>,
+    /// Input-referred voltage noise density in V/√Hz (card key `en`; emitted by the noise
+    /// sources, not by the op-amp itself).
+    pub en_v_per_rthz: f64,
+    /// Quiescent supply current per op-amp in amperes (card key `iq`; energy only).
+    pub iq_amps: f64,
+    /// Total supply voltage V+ − V− in volts (card key `vsupply`; energy only).
+    pub supply_volts: f64,
 }
 
 impl Opamp {
@@ -35,7 +49,16 @@ impl Opamp {
             gbw_hz: None,
             vos_volts: 0.0,
             rails_volts: None,
+            slew_v_per_s: None,
+            en_v_per_rthz: 0.0,
+            iq_amps: 0.0,
+            supply_volts: 0.0,
         }
+    }
+
+    /// Quiescent power of one op-amp (W).
+    pub fn static_power_watts(&self) -> f64 {
+        self.iq_amps * self.supply_volts
     }
 }
 
@@ -46,12 +69,12 @@ pub struct Hardware {
     /// The `.lib` file read, if any (`None`: built-in ideal).
     pub lib: Option<PathBuf>,
     pub opamp: Opamp,
+    /// Converters, transfer-stage mismatch, thermal noise.
+    pub periphery: Periphery,
     pub g_min_siemens: f64,
     pub g_max_siemens: f64,
     /// Name of the conductance device model in the lib, if any.
     pub device_model: Option<String>,
-    /// Thermal / op-amp noise requested by the lib's cards (see `gen::noise`).
-    pub noise: super::noise::NoiseParams,
 }
 
 impl Hardware {
@@ -61,10 +84,10 @@ impl Hardware {
             preset: "ideal".into(),
             lib: None,
             opamp: Opamp::ideal(),
+            periphery: Periphery::ideal(),
             g_min_siemens: 1e-6,
             g_max_siemens: 50e-6,
             device_model: None,
-            noise: Default::default(),
         }
     }
 
@@ -101,63 +124,158 @@ impl Hardware {
                 }
             )));
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| GenError::Io {
-            path: path.display().to_string(),
-            source: e,
-        })?;
+        let models =
+            crate::elaborate::load_models(&path).map_err(|e| GenError::Preset(e.to_string()))?;
         let mut hw = Hardware::ideal();
         hw.preset = preset.to_string();
         hw.lib = Some(path.clone());
-        hw.noise = super::noise::NoiseParams::from_lib(&path)?;
-        for card in model_cards(&text) {
-            let loc = |key: &str, raw: &str| {
-                GenError::Preset(format!(
-                    "{}:{}: .model {}: `{key}={raw}` is not a number",
-                    path.display(),
-                    card.line,
-                    card.name
-                ))
-            };
-            let num = |key: &str| -> Result<Option<f64>, GenError> {
-                match card.params.get(key) {
-                    None => Ok(None),
-                    Some(raw) => parse_spice_number(raw)
-                        .map(Some)
-                        .ok_or_else(|| loc(key, raw)),
-                }
-            };
-            if card.kind == "opamp" {
-                if let Some(a0) = num("a0")? {
-                    hw.opamp.a0 = a0;
-                }
-                hw.opamp.gbw_hz = num("gbw")?.filter(|&g| g > 0.0);
-                hw.opamp.vos_volts = num("vos")?.unwrap_or(0.0);
-                hw.opamp.rails_volts = match (num("vmin")?, num("vmax")?) {
-                    (Some(lo), Some(hi)) => Some((lo, hi)),
-                    (None, Some(hi)) => Some((-hi, hi)),
-                    _ => None,
-                };
-                continue;
-            }
-            let g_min = num("gmin")?.or(num("g_min")?);
-            let g_max = num("gmax")?.or(num("g_max")?);
-            if let (Some(lo), Some(hi)) = (g_min, g_max) {
-                if !(lo >= 0.0 && hi > lo) {
-                    return Err(GenError::Preset(format!(
-                        "{}:{}: .model {}: need 0 <= gmin < gmax, got gmin={lo:e} gmax={hi:e}",
-                        path.display(),
-                        card.line,
-                        card.name
-                    )));
-                }
-                if hw.device_model.is_none() {
-                    hw.g_min_siemens = lo;
-                    hw.g_max_siemens = hi;
-                    hw.device_model = Some(card.name.clone());
+        for model in &models {
+            let card = Card(model);
+            match model.kind.to_ascii_lowercase().as_str() {
+                "opamp" => hw.opamp = card.opamp()?,
+                "periphery" => hw.periphery = card.periphery()?,
+                _ => {
+                    let g_min = card.num_any(&["g_min", "gmin"])?;
+                    let g_max = card.num_any(&["g_max", "gmax"])?;
+                    if let (Some(lo), Some(hi)) = (g_min, g_max) {
+                        if !(lo >= 0.0 && hi > lo) {
+                            return Err(card.err(format!(
+                                "need 0 <= g_min < g_max, got g_min={lo:e} g_max={hi:e}"
+                            )));
+                        }
+                        if hw.device_model.is_none() {
+                            hw.g_min_siemens = lo;
+                            hw.g_max_siemens = hi;
+                            hw.device_model = Some(model.name.clone());
+                        }
+                    }
                 }
             }
         }
         Ok(hw)
+    }
+}
+
+/// Typed reads of one `.model` card; errors name it as `file:line:col`.
+struct Card<'a>(&'a Model);
+
+impl Card<'_> {
+    fn err(&self, msg: String) -> GenError {
+        GenError::Preset(format!(
+            "{}: .model {} {}: {msg}",
+            self.0.span, self.0.name, self.0.kind
+        ))
+    }
+
+    fn num(&self, key: &str) -> Result<Option<f64>, GenError> {
+        let found = self
+            .0
+            .params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key));
+        match found {
+            None => Ok(None),
+            Some((_, ParamValue::Num(x))) if x.is_finite() => Ok(Some(*x)),
+            Some((_, v)) => Err(self.err(format!("`{key}` must be a finite number, got {v:?}"))),
+        }
+    }
+
+    fn num_any(&self, keys: &[&str]) -> Result<Option<f64>, GenError> {
+        for k in keys {
+            if let Some(v) = self.num(k)? {
+                return Ok(Some(v));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A value ≥ 0 (absent: `default`).
+    fn non_negative(&self, key: &str, default: f64) -> Result<f64, GenError> {
+        match self.num(key)? {
+            None => Ok(default),
+            Some(x) if x >= 0.0 => Ok(x),
+            Some(x) => Err(self.err(format!("`{key}` must be >= 0, got {x}"))),
+        }
+    }
+
+    /// Rejects keys the card kind does not know (a typo would otherwise be silently ideal).
+    fn only(&self, known: &[&str]) -> Result<(), GenError> {
+        for k in self.0.params.keys() {
+            if !known.iter().any(|n| n.eq_ignore_ascii_case(k)) {
+                return Err(self.err(format!(
+                    "unknown parameter `{k}` (known: {})",
+                    known.join(" ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn opamp(&self) -> Result<Opamp, GenError> {
+        self.only(&[
+            "a0", "gbw", "vos", "vmin", "vmax", "slew", "en", "iq", "vsupply",
+        ])?;
+        let a0 = self.num("a0")?.unwrap_or(Opamp::ideal().a0);
+        if a0 <= 0.0 {
+            return Err(self.err(format!("`a0` must be > 0, got {a0}")));
+        }
+        let gbw_hz = Some(self.non_negative("gbw", 0.0)?).filter(|&g| g > 0.0);
+        let slew = Some(self.non_negative("slew", 0.0)?).filter(|&s| s > 0.0);
+        if slew.is_some() && gbw_hz.is_none() {
+            return Err(self.err(
+                "`slew` needs a pole: give `gbw` > 0 (the slew limit acts on the pole node)".into(),
+            ));
+        }
+        let rails_volts = match (self.num("vmin")?, self.num("vmax")?) {
+            (Some(lo), Some(hi)) if lo < hi => Some((lo, hi)),
+            (None, Some(hi)) if hi > 0.0 => Some((-hi, hi)),
+            (None, None) => None,
+            (lo, hi) => {
+                return Err(self.err(format!(
+                    "rails: give vmax > 0, or vmin < vmax (got vmin={lo:?} vmax={hi:?})"
+                )));
+            }
+        };
+        Ok(Opamp {
+            a0,
+            gbw_hz,
+            vos_volts: self.num("vos")?.unwrap_or(0.0),
+            rails_volts,
+            slew_v_per_s: slew,
+            en_v_per_rthz: self.non_negative("en", 0.0)?,
+            iq_amps: self.non_negative("iq", 0.0)?,
+            supply_volts: self.non_negative("vsupply", 0.0)?,
+        })
+    }
+
+    fn periphery(&self) -> Result<Periphery, GenError> {
+        self.only(Periphery::KEYS)?;
+        let bits = |key: &str| -> Result<u32, GenError> {
+            let b = self.non_negative(key, 0.0)?;
+            if b.fract() != 0.0 || b > 24.0 {
+                return Err(self.err(format!("`{key}` must be a whole number 0..=24, got {b}")));
+            }
+            Ok(b as u32)
+        };
+        let range = |key: &str| -> Result<f64, GenError> {
+            match self.num(key)? {
+                None => Ok(1.0),
+                Some(r) if r > 0.0 => Ok(r),
+                Some(r) => Err(self.err(format!("`{key}` must be > 0, got {r}"))),
+            }
+        };
+        Ok(Periphery {
+            dac_bits: bits("dac_bits")?,
+            dac_range: range("dac_range")?,
+            adc_bits: bits("adc_bits")?,
+            adc_range: range("adc_range")?,
+            dac_energy_j: self.non_negative("dac_energy", 0.0)?,
+            adc_energy_j: self.non_negative("adc_energy", 0.0)?,
+            tanh_gain_sigma: self.non_negative("tanh_gain_sigma", 0.0)?,
+            tanh_offset_sigma_volts: self.non_negative("tanh_offset_sigma", 0.0)?,
+            temp_kelvin: self.non_negative("temp", 300.0)?,
+            thermal_noise: self.non_negative("thermal_noise", 0.0)? != 0.0,
+        })
     }
 }
 
@@ -182,101 +300,9 @@ pub fn relative_path(from_dir: &Path, to: &Path) -> PathBuf {
     rel
 }
 
-struct ModelCard {
-    name: String,
-    kind: String,
-    line: usize,
-    params: BTreeMap<String, String>,
-}
-
-/// `.model NAME KIND(k=v …)` cards with `+` continuations; comments (`*`, `;`, `$ `) dropped.
-fn model_cards(text: &str) -> Vec<ModelCard> {
-    let mut logical: Vec<(usize, String)> = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.split(';').next().unwrap_or("");
-        let line = line.split(" $ ").next().unwrap_or("").trim();
-        if line.is_empty() || line.starts_with('*') {
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix('+') {
-            if let Some(last) = logical.last_mut() {
-                last.1.push(' ');
-                last.1.push_str(rest);
-            }
-            continue;
-        }
-        logical.push((i + 1, line.to_string()));
-    }
-    let mut cards = Vec::new();
-    for (line, text) in logical {
-        let lower = text.to_ascii_lowercase();
-        let Some(rest) = lower.strip_prefix(".model") else {
-            continue;
-        };
-        let rest = rest.replace(['(', ')', ','], " ");
-        let rest = rest.replace(" =", "=").replace("= ", "=");
-        let mut words = rest.split_whitespace();
-        let (Some(name), Some(kind)) = (words.next(), words.next()) else {
-            continue;
-        };
-        let params = words
-            .filter_map(|w| w.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
-            .collect();
-        cards.push(ModelCard {
-            name: name.to_string(),
-            kind: kind.to_string(),
-            line,
-            params,
-        });
-    }
-    cards
-}
-
-/// A SPICE number: `1.5`, `2e-6`, `10u`, `4.7k`, `1meg`, trailing unit letters ignored.
+/// A SPICE number token (`10u`, `4.7k`, `1meg`), read by the project's number parser.
 pub fn parse_spice_number(s: &str) -> Option<f64> {
-    let s = s.trim().to_ascii_lowercase();
-    let end = s
-        .char_indices()
-        .take_while(|&(i, c)| {
-            c.is_ascii_digit()
-                || c == '.'
-                || ((c == '+' || c == '-') && (i == 0 || s[..i].ends_with('e')))
-                || (c == 'e'
-                    && s[i + 1..]
-                        .chars()
-                        .next()
-                        .is_some_and(|n| n.is_ascii_digit() || n == '+' || n == '-'))
-        })
-        .map(|(i, c)| i + c.len_utf8())
-        .last()?;
-    let number = &s[..end];
-    let suffix = &s[end..];
-    let scale_exp: i32 = if suffix.starts_with("meg") {
-        6
-    } else if suffix.starts_with("mil") {
-        return Some(number.parse::<f64>().ok()? * 25.4e-6);
-    } else {
-        match suffix.chars().next() {
-            None => 0,
-            Some('f') => -15,
-            Some('p') => -12,
-            Some('n') => -9,
-            Some('u') => -6,
-            Some('m') => -3,
-            Some('k') => 3,
-            Some('g') => 9,
-            Some('t') => 12,
-            Some(c) if c.is_ascii_alphabetic() => 0,
-            Some(_) => return None,
-        }
-    };
-    // Fold the suffix into the decimal exponent so that `10u` reads exactly as 1e-5.
-    let (mantissa, exp) = match number.split_once('e') {
-        Some((m, e)) => (m, e.parse::<i32>().ok()?),
-        None => (number, 0),
-    };
-    format!("{mantissa}e{}", exp + scale_exp).parse().ok()
+    crate::parse::number::parse_value_token(s.trim())
 }
 
 #[cfg(test)]
@@ -285,12 +311,8 @@ mod tests {
 
     #[test]
     fn spice_numbers() {
-        assert_eq!(parse_spice_number("1.5"), Some(1.5));
         assert_eq!(parse_spice_number("10u"), Some(10e-6));
         assert_eq!(parse_spice_number("1meg"), Some(1e6));
-        assert_eq!(parse_spice_number("2e-6"), Some(2e-6));
-        assert_eq!(parse_spice_number("4.7kohm"), Some(4700.0));
-        assert_eq!(parse_spice_number("-3e+2"), Some(-300.0));
         assert_eq!(parse_spice_number("abc"), None);
     }
 
@@ -300,18 +322,40 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("test.lib"),
-            "* preset\n.model oa opamp(a0=1e4 gbw=10meg\n+ vmax=1.2)\n.model rr softbounds(gmin=2u gmax=80u dw_min=0.001)\n",
+            "* preset\n.model oa opamp(a0=1e4 gbw=10meg\n+ vmax=1.2 slew=20meg en=4.5n)\n\
+             .model pp periphery(adc_bits=9 adc_range=3 tanh_gain_sigma=0.01)\n\
+             .model rr softbounds(gmin=2u gmax=80u dw_min=0.001)\n",
         )
         .unwrap();
         let hw = Hardware::load("test", &dir).unwrap();
         assert_eq!(hw.opamp.a0, 1e4);
         assert_eq!(hw.opamp.gbw_hz, Some(10e6));
         assert_eq!(hw.opamp.rails_volts, Some((-1.2, 1.2)));
+        assert_eq!(hw.opamp.slew_v_per_s, Some(20e6));
+        assert_eq!(hw.opamp.en_v_per_rthz, 4.5e-9);
+        assert_eq!(hw.periphery.adc_bits, 9);
+        assert_eq!(hw.periphery.adc_range, 3.0);
+        assert_eq!(hw.periphery.tanh_gain_sigma, 0.01);
         assert_eq!((hw.g_min_siemens, hw.g_max_siemens), (2e-6, 80e-6));
         assert_eq!(hw.device_model.as_deref(), Some("rr"));
         let err = Hardware::load("nope", &dir).unwrap_err().to_string();
         assert!(err.contains("nope") && err.contains("test"), "{err}");
         assert_eq!(Hardware::load("ideal", &dir).unwrap(), Hardware::ideal());
+        // errors name file:line:col of the card
+        std::fs::write(
+            dir.join("bad.lib"),
+            "* x\n.model oa opamp(a0=1e4 sleww=3)\n",
+        )
+        .unwrap();
+        let err = Hardware::load("bad", &dir).unwrap_err().to_string();
+        assert!(err.contains("bad.lib:2:") && err.contains("sleww"), "{err}");
+        std::fs::write(
+            dir.join("bad2.lib"),
+            "* x\n.model oa opamp(a0=1e4 slew=3)\n",
+        )
+        .unwrap();
+        let err = Hardware::load("bad2", &dir).unwrap_err().to_string();
+        assert!(err.contains("bad2.lib:2:") && err.contains("gbw"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }

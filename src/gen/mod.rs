@@ -67,7 +67,14 @@
 //! With an ideal op-amp: r_f c_f dV(v_k)/dt = −V(v_k) − r_f (I_ff + I_fb); V(vff_k) = −r_f I_ff,
 //! V(vfb_k) = −r_f I_fb; V(r_k) = vs φ(V(v_k)/vs); V(rn_k) = −V(r_k). Parameters: `n`, `r_f`,
 //! `c_f`, `vs`, `phi` (tanh | linear), `noise_sigma` (dimensionless σ of eq. 1's noise),
-//! op-amp params.
+//! op-amp params, and the tanh stages' mismatch `tanh_gain=[…]`, `tanh_offset=[…]` (volts,
+//! one per neuron, drawn by `dfcsim gen` from the seed and the preset's `periphery` card):
+//! V(r_k) = g_k vs tanh((V(v_k) − o_k)/vs); the flat form writes the same numbers into `Br`.
+//!
+//! The `.learn` card also carries the periphery the co-simulation applies
+//! ([`periphery::LearnPeriphery`]): `dac_bits`/`dac_range` (input and target levels),
+//! `adc_bits`/`adc_range` (levels of every value the plasticity module reads), and the
+//! energy figures `p_static` (W), `e_dac`, `e_adc` (J per conversion).
 //!
 //! **`pi_controller`** `A… [rstar_m] [rl_m] en [e_m] [uintn_m] [u_m] [un_m] M` (vectors of n,
 //! `en` scalar): V(e) = V(rstar) − V(rl); g = V(en)·V(e) (en in volts, 0…1);
@@ -83,12 +90,14 @@ pub mod hardware;
 pub mod network;
 pub mod noise;
 pub mod ode;
+pub mod periphery;
 
 use thiserror::Error;
 
 pub use emit::{Generated, generate, nodes};
 pub use hardware::{Hardware, Opamp};
 pub use network::{DfcNetwork, Matrix, Phi, Sample};
+pub use periphery::{LearnPeriphery, Periphery, Quantiser};
 
 #[derive(Debug, Error)]
 pub enum GenError {

@@ -1,9 +1,8 @@
 //! Hardware noise of the generated DFC circuit as TRNOISE sources (see `crate::noise`).
 //!
 //! Switched on by the preset's `.model` cards (all off in `ideal`):
-//! - `thermal_noise=1` on any card (the conductance device or the op-amp card) turns on the
-//!   thermal noise 4kT/R of every resistor, at `temp=` kelvin from the same card (default
-//!   300 K);
+//! - `thermal_noise=1` on the `periphery` card turns on the thermal noise 4kT/R of every
+//!   resistor, at `temp=` kelvin from the same card (default 300 K);
 //! - `en=` on the `opamp` card: input-referred voltage noise density in V/√Hz (white).
 //!
 //! Each white noise of one-sided PSD S is a TRNOISE source with NA = √(S·B), B = 1/(2·NT)
@@ -31,57 +30,10 @@ use std::fmt::Write as _;
 use super::hardware::parse_spice_number;
 use super::network::Matrix;
 use super::{GenConfig, GenError};
-use crate::circuit::ParamValue;
 use crate::noise::{BOLTZMANN, na_for_psd};
 
 /// Sample step NT as a fraction of τ_v.
 const NT_PER_TAU_V: f64 = 1.0 / 20.0;
-
-/// What a preset's cards ask for (read by `Hardware::load`; all off by default).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct NoiseParams {
-    /// Temperature in kelvin for thermal noise; `None` = off.
-    pub temp_kelvin: Option<f64>,
-    /// Op-amp input-referred voltage noise density in V/√Hz; 0 = off.
-    pub en_v_per_rt_hz: f64,
-}
-
-impl NoiseParams {
-    /// Reads `thermal_noise`, `temp` (any card) and `en` (the `opamp` card) from a library.
-    pub fn from_lib(lib: &std::path::Path) -> Result<NoiseParams, GenError> {
-        let mut p = NoiseParams::default();
-        let models = crate::elaborate::load_models(lib)
-            .map_err(|e| GenError::Preset(format!("{}: {e}", lib.display())))?;
-        for m in &models {
-            let num = |key: &str| -> Result<Option<f64>, GenError> {
-                match m.params.get(key) {
-                    None => Ok(None),
-                    Some(ParamValue::Num(v)) if v.is_finite() && *v >= 0.0 => Ok(Some(*v)),
-                    Some(other) => Err(GenError::Preset(format!(
-                        "{}: .model {}: {key} must be a number >= 0, got {other:?}",
-                        m.span, m.name
-                    ))),
-                }
-            };
-            if num("thermal_noise")?.is_some_and(|on| on != 0.0) {
-                let temp = num("temp")?.unwrap_or(300.0);
-                if temp <= 0.0 {
-                    return Err(GenError::Preset(format!(
-                        "{}: .model {}: temp must be > 0 K",
-                        m.span, m.name
-                    )));
-                }
-                p.temp_kelvin = Some(temp);
-            }
-            if m.kind == "opamp"
-                && let Some(en) = num("en")?
-            {
-                p.en_v_per_rt_hz = en;
-            }
-        }
-        Ok(p)
-    }
-}
 
 /// Which noises the generator writes, and the sample step.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,8 +49,10 @@ pub struct NoisePlan {
 }
 
 impl NoisePlan {
-    /// The preset's noise (`cfg.hardware.noise`), NT = τ_v/20, the generator's seed.
+    /// The preset's noise (`periphery` card: `thermal_noise`, `temp`; `opamp` card: `en`),
+    /// NT = τ_v/20, the generator's seed.
     pub fn new(cfg: &GenConfig) -> Result<NoisePlan, GenError> {
+        let periphery = &cfg.hardware.periphery;
         let nt = cfg.scales.tau_v_seconds() * NT_PER_TAU_V;
         if !(nt.is_finite() && nt > 0.0) {
             return Err(GenError::Param(format!(
@@ -106,8 +60,10 @@ impl NoisePlan {
             )));
         }
         Ok(NoisePlan {
-            temp_kelvin: cfg.hardware.noise.temp_kelvin,
-            en_v_per_rt_hz: cfg.hardware.noise.en_v_per_rt_hz,
+            temp_kelvin: periphery
+                .thermal_noise
+                .then_some(periphery.temp_kelvin),
+            en_v_per_rt_hz: cfg.hardware.opamp.en_v_per_rthz,
             nt_seconds: nt,
             seed: cfg.seed,
         })

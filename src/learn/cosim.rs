@@ -79,6 +79,9 @@ pub struct LearnSpec {
     pub time_constant_ratio: f64,
     pub vs: f64,
     pub tau_u: f64,
+    /// Converter resolutions and energy figures (`dac_bits`, `adc_bits`, `p_static`, …;
+    /// written by `dfcsim gen`, ideal when absent).
+    pub periphery: crate::r#gen::LearnPeriphery,
 }
 
 impl LearnSpec {
@@ -173,6 +176,13 @@ impl LearnSpec {
             time_constant_ratio: num("time_constant_ratio", None)?,
             vs: num("vs", None)?,
             tau_u: num("tau_u", None)?,
+            periphery: crate::r#gen::LearnPeriphery::from_keys(|k| match kv.get(k) {
+                None => Ok(None),
+                Some(v) => crate::r#gen::hardware::parse_spice_number(v)
+                    .map(Some)
+                    .ok_or_else(|| format!("{k}={v}: not a number")),
+            })
+            .map_err(err)?,
         };
         if !(spec.lambda > 0.0 && spec.vs > 0.0 && spec.tau_u > 0.0 && spec.t_ctl_s > 0.0) {
             return Err(err("lambda, vs, tau_u and t_ctl must be > 0".into()));
@@ -570,11 +580,22 @@ pub struct SampleOutcome {
     pub settling_time: f64,
     /// ∫ Σ_sources v·i dt over the transient (J): net energy delivered by every source.
     pub source_energy_j: f64,
+    /// ∫ Σ_cells G·ΔV² dt over the transient (J): dissipation in every crossbar.
+    pub crossbar_energy_j: f64,
+    /// Values digitised by the sense ADCs for the plasticity module (conversions).
+    pub adc_conversions: u64,
     /// The circuit's (unclipped) per-sample gradient, ideal conventions.
     pub grad: ParamGrads,
     pub tran_points: usize,
     /// The transient (both phases), SI.
     pub waveforms: crate::waveform::Waveforms,
+}
+
+/// Node columns of one crossbar's row lines and column wires.
+struct BarProbe {
+    pos: Vec<Option<usize>>,
+    neg: Vec<Option<usize>>,
+    cols: Vec<Option<usize>>,
 }
 
 /// Columns of the probed signals in the engine's waveform rows ([time, unknowns…]).
@@ -583,6 +604,9 @@ struct Probes {
     r: Vec<Vec<usize>>,
     vff: Vec<Vec<usize>>,
     e: Vec<usize>,
+    /// Per crossbar (W_1, Q_1, W_2, …): row lines (+, −) and column wires (row columns;
+    /// ground = None), for the dissipation.
+    bars: Vec<BarProbe>,
     /// (branch column, p column, n column) of every voltage-type source; ground = None.
     sources: Vec<(usize, Option<usize>, Option<usize>)>,
 }
@@ -618,6 +642,30 @@ impl Probes {
             .map(|m| col(nodes::e(m)))
             .collect::<Result<_, _>>()?;
         let node_col = |n: NodeId| (!n.is_ground()).then(|| lay.node(n) + 1);
+        let named = |name: String| c.find_node(&name).and_then(node_col);
+        let n_out = dc.sizes[dc.layers()];
+        let mut bars = Vec::new();
+        for i in 1..=dc.layers() {
+            let mut pos: Vec<_> = (0..dc.sizes[i - 1])
+                .map(|j| named(nodes::r(i - 1, j)))
+                .collect();
+            let mut neg: Vec<_> = (0..dc.sizes[i - 1])
+                .map(|j| named(nodes::rn(i - 1, j)))
+                .collect();
+            pos.push(named(nodes::ONE.into()));
+            neg.push(named(nodes::ONE_N.into()));
+            let cols = (0..dc.sizes[i])
+                .map(|k| named(nodes::col_ff(i, k)))
+                .collect();
+            bars.push(BarProbe { pos, neg, cols });
+            bars.push(BarProbe {
+                pos: (0..n_out).map(|m| named(nodes::u(m))).collect(),
+                neg: (0..n_out).map(|m| named(nodes::un(m))).collect(),
+                cols: (0..dc.sizes[i])
+                    .map(|k| named(nodes::col_fb(i, k)))
+                    .collect(),
+            });
+        }
         let mut sources = Vec::new();
         for (k, el) in c.elements.iter().enumerate() {
             let pn = match &el.kind {
@@ -636,6 +684,7 @@ impl Probes {
             r,
             vff,
             e,
+            bars,
             sources,
         })
     }
@@ -655,6 +704,11 @@ pub fn run_sample(
     let ls = &dc.learn;
     let vs = ls.vs;
     let simerr = |e: SimError| CosimError::Sim { sample, source: e };
+    // Periphery: the drivers' DAC levels, the sense amplifiers' ADC levels.
+    let (dac, adc) = (ls.periphery.dac, ls.periphery.adc);
+    let x_q: Vec<f64> = x.iter().map(|&v| dac.apply(v)).collect();
+    let x = &x_q[..];
+    let mut adc_conversions = 0u64;
     if let Some(e) = dc.dac_x {
         DfcCircuit::set_dac(sim, e, x).map_err(simerr)?;
     }
@@ -673,13 +727,17 @@ pub fn run_sample(
     }
     let sol = sim.solution();
     let l = dc.layers();
-    let r_ff: Vec<f64> = probes.r[l - 1].iter().map(|&c| sol[c - 1] / vs).collect();
+    let r_ff: Vec<f64> = probes.r[l - 1]
+        .iter()
+        .map(|&c| adc.apply(sol[c - 1] / vs))
+        .collect();
+    adc_conversions += r_ff.len() as u64;
     let mut g = vec![0.0; r_ff.len()];
     ls.loss.gradient(&r_ff, y, batch, &mut g);
     let target: Vec<f64> = r_ff
         .iter()
         .zip(&g)
-        .map(|(r, gi)| r - ls.lambda * gi)
+        .map(|(r, gi)| dac.apply(r - ls.lambda * gi))
         .collect();
     if let Some(e) = dc.dac_t {
         DfcCircuit::set_dac(sim, e, &target).map_err(simerr)?;
@@ -702,8 +760,8 @@ pub fn run_sample(
     let mut r_prev: Vec<Vec<f64>> = dc.sizes[..l].iter().map(|&n| vec![0.0; n]).collect();
     let mut e_norm: Vec<(f64, f64)> = Vec::new();
     plast.begin_sample();
-    let mut energy = 0.0;
-    let mut prev_power: Option<(f64, f64)> = None;
+    let (mut energy, mut crossbar_energy) = (0.0, 0.0);
+    let mut prev_power: Option<(f64, f64, f64)> = None;
     for p in 0..rows {
         let row = wf.row(p);
         let t = row[0];
@@ -715,20 +773,38 @@ pub fn run_sample(
                 -v * row[b]
             })
             .sum();
-        if let Some((t0, p0)) = prev_power {
+        let at = |c: Option<usize>| c.map_or(0.0, |c| row[c]);
+        let bar_power: f64 = probes
+            .bars
+            .iter()
+            .zip(dc.w.iter().zip(&dc.q).flat_map(|(w, q)| [w, q]))
+            .map(|(bp, cb)| {
+                crate::r#gen::periphery::crossbar_power(
+                    |j| at(bp.pos[j]),
+                    |j| at(bp.neg[j]),
+                    |k| at(bp.cols[k]),
+                    &cb.gp,
+                    &cb.gn,
+                    cb.cols,
+                )
+            })
+            .sum();
+        if let Some((t0, p0, b0)) = prev_power {
             energy += 0.5 * (t - t0) * (p0 + power);
+            crossbar_energy += 0.5 * (t - t0) * (b0 + bar_power);
         }
-        prev_power = Some((t, power));
+        prev_power = Some((t, power, bar_power));
         if t < t_on * (1.0 - 1e-12) || t > t_end * (1.0 + 1e-12) {
             continue;
         }
         for i in 0..l {
             for (k, &c) in probes.r[i].iter().enumerate() {
-                phi_v[i][k] = row[c] / vs;
+                phi_v[i][k] = adc.apply(row[c] / vs);
             }
             for (k, &c) in probes.vff[i].iter().enumerate() {
-                v_ff[i][k] = row[c] / vs;
+                v_ff[i][k] = adc.apply(row[c] / vs);
             }
+            adc_conversions += (probes.r[i].len() + probes.vff[i].len()) as u64;
         }
         for (j, &c) in probes.r0.iter().enumerate() {
             r_prev[0][j] = row[c] / vs;
@@ -772,6 +848,8 @@ pub fn run_sample(
         steady_state_error,
         settling_time,
         source_energy_j: energy,
+        crossbar_energy_j: crossbar_energy,
+        adc_conversions,
         grad,
         tran_points: rows,
         waveforms: res.waveforms,
@@ -1010,6 +1088,18 @@ pub struct EpochMetrics {
     pub energy_conversion_j: f64,
     pub energy_total_j: f64,
     pub pulses: u64,
+    /// Energy breakdown per sample (J), summed in `energy_total_j`: op-amps' quiescent
+    /// power × sample time, DAC and ADC conversions, crossbar dissipation (from the
+    /// waveforms) and programming pulses (`energy_programming_j`); `energy_sources_j` is
+    /// reported apart (it already contains the crossbars' dissipation).
+    #[serde(default)]
+    pub energy_static_j: f64,
+    #[serde(default)]
+    pub energy_dac_j: f64,
+    #[serde(default)]
+    pub energy_adc_j: f64,
+    #[serde(default)]
+    pub energy_crossbar_j: f64,
     pub seconds: f64,
     /// Wall time per sample: circuit co-simulation, and the ideal model's DFC update.
     pub circuit_s_per_sample: f64,
@@ -1018,7 +1108,8 @@ pub struct EpochMetrics {
 
 pub const METRICS_HEADER: &str = "epoch,train_loss,test_loss,test_error,update_angle_deg,\
 steady_state_error,settling_time_tau,settling_time_s,energy_sources_j,energy_programming_j,\
-energy_conversion_j,energy_total_j,pulses,seconds,circuit_s_per_sample,ideal_s_per_sample";
+energy_conversion_j,energy_total_j,pulses,seconds,circuit_s_per_sample,ideal_s_per_sample,\
+energy_static_j,energy_dac_j,energy_adc_j,energy_crossbar_j";
 
 impl EpochMetrics {
     pub fn csv_row(&self) -> String {
@@ -1040,6 +1131,10 @@ impl EpochMetrics {
             f(self.seconds),
             f(self.circuit_s_per_sample),
             f(self.ideal_s_per_sample),
+            f(self.energy_static_j),
+            f(self.energy_dac_j),
+            f(self.energy_adc_j),
+            f(self.energy_crossbar_j),
         ]
         .join(",")
     }
@@ -1227,6 +1322,7 @@ pub fn train(
         let mut sim = dc.simulator()?;
         let (mut loss_sum, mut angle_sum, mut angle_n) = (0.0, 0.0, 0usize);
         let (mut sse_sum, mut settle_sum, mut energy_sum) = (0.0, 0.0, 0.0);
+        let (mut crossbar_sum, mut adc_sum) = (0.0, 0u64);
         let (mut pulses, mut t_circuit, mut t_ideal) = (0u64, 0.0, 0.0);
         let order: Vec<usize> = (0..n_train).collect();
         for chunk in order.chunks(batch) {
@@ -1257,6 +1353,8 @@ pub fn train(
                 sse_sum += out.steady_state_error;
                 settle_sum += out.settling_time;
                 energy_sum += out.source_energy_j;
+                crossbar_sum += out.crossbar_energy_j;
+                adc_sum += out.adc_conversions;
                 match sum.as_mut() {
                     None => sum = Some(out.grad),
                     Some(a) => a.add_assign(&out.grad),
@@ -1283,7 +1381,12 @@ pub fn train(
         let (test_loss, test_error) =
             crate::ideal::train::evaluate(&dc.network(), &test, dc.learn.loss);
         let e_prog = pulses as f64 * pulse_energy / n;
-        let e_conv = conversions_per_sample * opts.conversion_energy_j;
+        let per = &dc.learn.periphery;
+        let e_static = per.static_power_w * (dc.learn.t_ff_s + dc.learn.t_ctl_s);
+        let e_dac = (dc.sizes[0] + dc.sizes[dc.layers()]) as f64 * per.dac_energy_j;
+        let e_adc = adc_sum as f64 / n * per.adc_energy_j;
+        let e_crossbar = crossbar_sum / n;
+        let e_conv = conversions_per_sample * opts.conversion_energy_j + e_dac + e_adc;
         let row = EpochMetrics {
             epoch,
             train_loss: loss_sum / n,
@@ -1300,11 +1403,15 @@ pub fn train(
             energy_sources_j: energy_sum / n,
             energy_programming_j: e_prog,
             energy_conversion_j: e_conv,
-            energy_total_j: energy_sum / n + e_prog + e_conv,
+            energy_total_j: e_static + e_crossbar + e_prog + e_conv,
             pulses,
             seconds: seconds_since(t_epoch),
             circuit_s_per_sample: t_circuit / n,
             ideal_s_per_sample: t_ideal / n,
+            energy_static_j: e_static,
+            energy_dac_j: e_dac,
+            energy_adc_j: e_adc,
+            energy_crossbar_j: e_crossbar,
         };
         rows.push(row.clone());
         let ck = Checkpoint {

@@ -2,8 +2,9 @@
 //! `differential=1`). Ideal voltage sources to ground: V(out_k) = vs·value_k,
 //! V(outn_k) = −vs·value_k (values dimensionless, from `file`: one CSV row of n values;
 //! zeros without a file). Parameters: `n`, `vs` (volts per unit), `file`, `differential`,
-//! `bits` (0 = exact; `bits` > 0 rounds each value to the nearest of 2^bits levels
-//! evenly spaced over [−`range`, `range`], `range` default 1, values clamped to it).
+//! `bits` (0 = exact; `bits` > 0 rounds each value to the nearest of 2^bits − 1 levels
+//! evenly spaced over [−`range`, `range`] (0 is a level; aihwkit's `inp_res` convention),
+//! `range` default 1, values clamped to it; the quantiser is `gen::Quantiser`).
 
 use super::{Params, internal_range};
 use crate::circuit::{Element, Model, Port};
@@ -72,8 +73,8 @@ pub(super) fn build(
     let nodes: Vec<usize> = p.ports(ports, spec, layout)?.concat();
     let range = internal_range(element, layout, &p)?;
     let bits = p.count("bits")?.unwrap_or(0);
-    if bits > 52 {
-        return Err(p.err(format!("`bits` must be ≤ 52, got {bits}")));
+    if bits > 24 {
+        return Err(p.err(format!("`bits` must be ≤ 24, got {bits}")));
     }
     let values = match p.path("file")? {
         Some(_) => p.csv("file", 1, n)?,
@@ -138,14 +139,9 @@ impl Dac {
         Ok(())
     }
 
+    /// The DAC's levels: the one quantiser of the periphery models (`gen::Quantiser`).
     fn quantise(&self, v: f64) -> f64 {
-        if self.bits == 0 {
-            return v;
-        }
-        let levels = ((1u64 << self.bits) - 1) as f64;
-        let step = 2.0 * self.range / levels;
-        let k = ((v.clamp(-self.range, self.range) + self.range) / step).round();
-        k * step - self.range
+        crate::r#gen::Quantiser::new(self.bits, self.range).apply(v)
     }
 }
 

@@ -232,6 +232,19 @@ impl<'a> Params<'a> {
         }
     }
 
+    /// A vector parameter `[a b c]` of exactly `n` finite numbers, if present.
+    pub fn vector(&self, key: &str, n: usize) -> Result<Option<Vec<f64>>, DeviceError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(ParamValue::Vec(v)) if v.len() == n && v.iter().all(|x| x.is_finite()) => {
+                Ok(Some(v.clone()))
+            }
+            Some(other) => Err(self.err(format!(
+                "`{key}` must be a vector of {n} finite numbers `[…]`, got {other:?}"
+            ))),
+        }
+    }
+
     pub fn flag(&self, key: &str, default: bool) -> Result<bool, DeviceError> {
         Ok(self.num(key)?.map(|x| x != 0.0).unwrap_or(default))
     }

@@ -6,7 +6,10 @@
 //! `phi=linear`) and V(rn_k) = −V(r_k). Internal unknowns per neuron: s_k (+ the op-amp
 //! pole node), and the branches ff, fb, v, vff, vfb, r, rn.
 //! Parameters: `n`, `r_f`, `c_f`, `vs`, `phi` (tanh | linear), `noise_sigma` (must be 0:
-//! the flat form's noise sources are 0 A placeholders), op-amp `a0 gbw vos vmin vmax`.
+//! the flat form's noise sources are 0 A placeholders), op-amp `a0 gbw vos vmin vmax slew`,
+//! and the tanh stages' mismatch `tanh_gain=[g_k]`, `tanh_offset=[o_k]` (volts; vectors of
+//! n, default 1 and 0): V(r_k) = g_k·vs·tanh((V(v_k) − o_k)/vs), as `dfcsim gen` writes
+//! them per neuron in both forms.
 
 use super::opamp::{Opamp, OpampModel};
 use super::{Params, internal_range};
@@ -34,6 +37,9 @@ struct Neuron {
     b_r: usize,
     b_rn: usize,
     amp: Opamp,
+    /// Transfer-stage gain and input offset (V) of this neuron (mismatch).
+    gain: f64,
+    offset: f64,
     /// R_f ∥ C_f between v and s.
     rc: Quad,
     state: usize,
@@ -125,6 +131,8 @@ pub(super) fn build(
              device (the flat form's noise sources are 0 A placeholders); use noise_sigma=0"
         )));
     }
+    let gain = p.vector("tanh_gain", n)?.unwrap_or_else(|| vec![1.0; n]);
+    let offset = p.vector("tanh_offset", n)?.unwrap_or_else(|| vec![0.0; n]);
     let per_node = 1 + sp.op.internal_nodes();
     let mut neurons = Vec::with_capacity(n);
     for k in 0..n {
@@ -147,6 +155,8 @@ pub(super) fn build(
             b_vfb: b0 + 4,
             b_r: b0 + 5,
             b_rn: b0 + 6,
+            gain: gain[k],
+            offset: offset[k],
             ..Default::default()
         });
     }
@@ -236,8 +246,8 @@ impl Device for NeuronLayer {
             }
             // Transfer stage and its complement.
             let (phi, dphi) = if self.tanh {
-                let t = (x[nu.v] / self.vs).tanh();
-                (self.vs * t, 1.0 - t * t)
+                let t = ((x[nu.v] - nu.offset) / self.vs).tanh();
+                (nu.gain * self.vs * t, nu.gain * (1.0 - t * t))
             } else {
                 (x[nu.v], 1.0)
             };

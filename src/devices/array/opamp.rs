@@ -2,6 +2,9 @@
 //! d = V(+) + vos − V(−); without a pole y = A0·d, with a pole (GBW) an internal node x,
 //! R_p = 1 kΩ from the gain stage A0·d to x and C_p = A0/(2π·GBW·R_p) from x to ground,
 //! y = V(x); the output is an ideal source V(out) = clamp(y, vmin, vmax) (rails optional).
+//! A slew rate SR (`slew`, V/s, needs a pole) clamps the pole-stage current
+//! (A0·d − V(x))/R_p to ±C_p·SR, so dV(x)/dt never exceeds SR (the flat form's B source
+//! `I=min(max(…))`).
 //! The flat form's gain-stage node and offset source are ideal, so they are folded in.
 
 use super::Params;
@@ -18,6 +21,8 @@ pub(crate) struct OpampModel {
     pub c_pole: Option<f64>,
     pub vos: f64,
     pub rails: Option<(f64, f64)>,
+    /// Largest pole-stage current C_p·SR (A), if a slew rate is given.
+    pub i_slew: Option<f64>,
 }
 
 impl OpampModel {
@@ -40,11 +45,23 @@ impl OpampModel {
             (None, None) => None,
             _ => return Err(p.err("rails: give `vmax` (> 0) or both `vmin` and `vmax`")),
         };
+        let slew = p.num_or("slew", 0.0)?;
+        if slew < 0.0 {
+            return Err(p.err(format!("`slew` must be ≥ 0 (0 = unlimited), got {slew}")));
+        }
+        let i_slew = match (slew > 0.0, c_pole) {
+            (false, _) => None,
+            (true, Some(c)) => Some(c * slew),
+            (true, None) => {
+                return Err(p.err("`slew` needs a pole: give `gbw` > 0"));
+            }
+        };
         Ok(OpampModel {
             a0,
             c_pole,
             vos: p.num_or("vos", 0.0)?,
             rails,
+            i_slew,
         })
     }
 
@@ -54,7 +71,7 @@ impl OpampModel {
     }
 
     pub fn linear(&self) -> bool {
-        self.rails.is_none()
+        self.rails.is_none() && self.i_slew.is_none()
     }
 }
 
@@ -131,10 +148,17 @@ impl Opamp {
                 let vx = x[self.x];
                 let g = 1.0 / R_POLE;
                 let (iq, gq) = ch.integrate(self.state, c * vx, c);
-                f[self.x] += iq + g * (vx - m.a0 * d);
-                jac[self.s_x_x] += gq + g;
-                jac[self.s_x_inp] -= g * m.a0;
-                jac[self.s_x_inn] += g * m.a0;
+                // pole-stage current into x, clamped by the slew limit
+                let i_p = g * (m.a0 * d - vx);
+                let (i_p, dg) = match m.i_slew {
+                    Some(lim) if i_p > lim => (lim, 0.0),
+                    Some(lim) if i_p < -lim => (-lim, 0.0),
+                    _ => (i_p, g),
+                };
+                f[self.x] += iq - i_p;
+                jac[self.s_x_x] += gq + dg;
+                jac[self.s_x_inp] -= dg * m.a0;
+                jac[self.s_x_inn] += dg * m.a0;
                 vx
             }
             None => m.a0 * d,
