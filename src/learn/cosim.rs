@@ -1097,10 +1097,10 @@ pub struct EpochMetrics {
     #[serde(default)]
     pub condition_2: f64,
     /// Feedback phase: mean angle between the circuit's and the ideal model's rule-(13)
-    /// minibatch gradients (same weights, same noise; NaN without a feedback phase), sleep
+    /// minibatch gradients (same weights, same noise; none without a feedback phase), sleep
     /// samples run, and wall time per sleep sample of circuit and ideal model.
     #[serde(default)]
-    pub fb_angle_deg: f64,
+    pub fb_angle_deg: Option<f64>,
     #[serde(default)]
     pub fb_samples: usize,
     #[serde(default)]
@@ -1135,7 +1135,7 @@ impl EpochMetrics {
             f(self.circuit_s_per_sample),
             f(self.ideal_s_per_sample),
             f(self.condition_2),
-            f(self.fb_angle_deg),
+            self.fb_angle_deg.map_or(String::new(), f),
             self.fb_samples.to_string(),
             f(self.fb_circuit_s_per_sample),
             f(self.fb_ideal_s_per_sample),
@@ -1499,11 +1499,7 @@ pub fn train(
             circuit_s_per_sample: t_circuit / n,
             ideal_s_per_sample: t_ideal / n,
             condition_2: sleep::condition_2(&net, &c2_samples),
-            fb_angle_deg: if fb.angle_n > 0 {
-                fb.angle_sum / fb.angle_n as f64
-            } else {
-                f64::NAN
-            },
+            fb_angle_deg: (fb.angle_n > 0).then(|| fb.angle_sum / fb.angle_n as f64),
             fb_samples: fb.samples,
             fb_circuit_s_per_sample: fb.t_circuit / fb_samples,
             fb_ideal_s_per_sample: fb.t_ideal / fb_samples,
