@@ -36,15 +36,20 @@ RAYON_NUM_THREADS=1 "$dfcsim" train "$out/toy.cir" --epochs 1 --samples "$sample
   --test-samples 100 --max-step 5e-7 -q -o "$out/train"
 
 best() { # best wall time (s) of $runs runs of the command
-  local b="" t
+  local b="" t tf
+  tf=$(mktemp)
   for _ in $(seq "$runs"); do
-    t=$( { /usr/bin/time -f %e "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
+    TIMEFORMAT=%3R
+    { time "$@" >/dev/null 2>&1; } 2>"$tf"
+    t=$(tail -1 "$tf")
     if [ -z "$b" ] || [ "$(echo "$t < $b" | bc -l)" = 1 ]; then b=$t; fi
   done
+  rm -f "$tf"
   echo "$b"
 }
 t_dfcsim=$(best "$dfcsim" run "$out/toy.cir" -o "$out/run")
-t_ngspice=$(cd "$out" && best ngspice -b toy.cir)
+t_ngspice=$(cd "$out" && best ngspice -b -r toy.raw toy.cir)
+(cd "$out" && ngspice -b -r toy.raw toy.cir >ngspice.log 2>&1) || { echo "ngspice failed: $out/ngspice.log" >&2; exit 1; }
 
 table=$(python3 - "$out/train/metrics.csv" "$t_dfcsim" "$t_ngspice" "$samples" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
 import csv, sys
