@@ -137,3 +137,79 @@ fn rram_devices_take_pulses() {
     assert!(wf.lines().count() > 50);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Non-ideal devices (the `rram` preset: cycle-to-cycle noise, write noise) with plastic Q
+/// (feedback phase on): a run interrupted after epoch 1 and resumed ends on the same
+/// conductances and device states, bit for bit, as the straight run.
+#[test]
+fn rram_resume_is_bit_identical_with_learned_feedback() {
+    let dir = temp_dir("resume_rram");
+    let net = dir.join("net.cir");
+    let s = |p: &Path| p.display().to_string();
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("netlists/models/rram.lib");
+    dfcsim(
+        &dir,
+        &[
+            "gen",
+            "--arch",
+            "4-3-2",
+            "--flat",
+            "--plastic-feedback",
+            "-o",
+            &s(&net),
+        ],
+    );
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let run = |out: &Path, epochs: &str, resume: bool| {
+        let o = s(out);
+        let l = s(&lib);
+        let mut args = vec![
+            "train",
+            net.to_str().unwrap(),
+            "--epochs",
+            epochs,
+            "-o",
+            &o,
+            "--samples",
+            "3",
+            "--test-samples",
+            "10",
+            "--seed",
+            "6",
+            "--device",
+            "synapse",
+            "--lib",
+            &l,
+            "--max-step",
+            "5e-7",
+            "-q",
+        ];
+        if resume {
+            args.push("--resume");
+        }
+        dfcsim(&dir, &args);
+    };
+    run(&a, "2", false);
+    run(&b, "1", false);
+    run(&b, "2", true);
+    let (ca, cb) = (checkpoint(&a, 2), checkpoint(&b, 2));
+    let names: Vec<&str> = ca.crossbars.iter().map(|c| c.name.as_str()).collect();
+    assert!(names.contains(&"Q1") && names.contains(&"W1"), "{names:?}");
+    assert!(!ca.crossbars[0].dev_plus_state.is_empty());
+    assert_eq!(
+        ca.crossbars, cb.crossbars,
+        "resumed run ends on other conductances or device states"
+    );
+    let c1 = checkpoint(&a, 1);
+    assert_ne!(c1.crossbars, ca.crossbars);
+    for (x, y) in ca.metrics.iter().zip(&cb.metrics) {
+        assert_eq!(x.train_loss.to_bits(), y.train_loss.to_bits());
+        assert_eq!(x.condition_2.to_bits(), y.condition_2.to_bits());
+        assert_eq!(
+            x.fb_angle_deg.map(f64::to_bits),
+            y.fb_angle_deg.map(f64::to_bits)
+        );
+    }
+    assert!(ca.metrics[1].pulses > 0 && ca.metrics[1].fb_samples == 3);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -9,7 +9,12 @@
 //! Per sample: input DACs set, feed-forward settle (controller off, operating point), target
 //! r_L* from the sampled output and the label, controlled transient, rule (5) integrated over
 //! the waveform, update programmed into the plastic crossbars' devices (per sample, or
-//! buffered over a minibatch of `--batch` samples). Writes `DIR/metrics.csv` (one row per
+//! buffered over a minibatch of `--batch` samples). When Q is plastic (`dfcsim gen
+//! --plastic-feedback`: `.learn` keys sigma_fb, t_fb, dt_fb, lr_fb, lr_fb_init, wd_fb,
+//! clip_fb, epochs_fb, fb_epochs, batch_fb), each epoch starts with feedback ("sleep")
+//! epochs: noise on the feedback columns, target = feed-forward output, rule (13)
+//! programmed into the Q crossbars (`crate::learn::sleep`). The samples of a minibatch run
+//! in parallel (rayon; same bits with any thread count). Writes `DIR/metrics.csv` (one row per
 //! epoch), `DIR/summary.json` and `DIR/checkpoints/epoch_NNNN.json` (conductances and device
 //! weights, bit-exact). The test loss is the ideal model's forward pass on the circuit's
 //! current (read) weights — the same numbers a feed-forward circuit run gives with ideal
@@ -170,15 +175,25 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
         if !quiet {
             eprintln!(
                 "epoch {:>3}: train loss {:.4e}, test loss {:.4e}, angle to ideal {:.3} deg, \
-                 ss error {:.2e}, settling {:.2} tau_u, {:.3} s/sample",
+                 ss error {:.2e}, settling {:.2} tau_u, {:.3} s/sample, condition 2 {:.3}",
                 row.epoch,
                 row.train_loss,
                 row.test_loss,
                 row.update_angle_deg,
                 row.steady_state_error,
                 row.settling_time_tau,
-                row.circuit_s_per_sample
+                row.circuit_s_per_sample,
+                row.condition_2
             );
+            if row.fb_samples > 0 {
+                eprintln!(
+                    "           feedback phase: {} samples, rule (13) angle to ideal {:.2} deg, \
+                     {:.3} s/sample",
+                    row.fb_samples,
+                    row.fb_angle_deg.unwrap_or(f64::NAN),
+                    row.fb_circuit_s_per_sample
+                );
+            }
         }
         Ok(())
     })?;
@@ -187,6 +202,7 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
         "netlist": args.netlist.display().to_string(),
         "sizes": dc.sizes,
         "rule": dc.learn.rule.name(),
+        "feedback_phase": dc.learn.sleep.is_some(),
         "lambda": dc.learn.lambda,
         "lr": dc.learn.lr,
         "clip": dc.learn.clip,

@@ -749,6 +749,18 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
         e_dac = num(per.dac_energy_j),
         e_adc = num(per.adc_energy_j),
     );
+    // Feedback ("sleep") phase of rule (13), read by `dfcsim train` (learn::sleep): noise σ,
+    // duration and noise grid (s), learning rates, weight decay, joint clip, epochs.
+    let learn = if d.plastic_feedback {
+        format!(
+            "{learn}\n+ sigma_fb=0.01 t_fb={} dt_fb={} lr_fb=0.002 lr_fb_init=0.1 wd_fb=0.025\n\
+             + clip_fb=1 epochs_fb=0 fb_epochs=1",
+            num(2.0 * sc.tau_u_seconds),
+            num(0.01 * sc.tau_u_seconds)
+        )
+    } else {
+        learn
+    };
     o.push_str("\n*** learning: phases (feed-forward settle with en = 0, then controlled), rule (5), plastic arrays\n");
     if cfg.flat {
         o.push_str("* (ngspice rejects unknown control cards: the .learn card is kept as a comment here;\n* `dfcsim train` reads it from the array form)\n");

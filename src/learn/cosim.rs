@@ -39,6 +39,7 @@ use crate::ideal::loss::Loss;
 use crate::ideal::network::{Activation, Layer, Network, ParamGrads};
 use crate::learn::device::{DeviceArray, DeviceParams};
 use crate::learn::plasticity::{Plasticity, Rule, TimePoint, angle_deg, sgd_step};
+use crate::learn::sleep::{self, SleepSpec};
 
 /// Smallest conductance written into the circuit (S): a device at G = 0 is an open
 /// circuit, which the engine represents by this leak.
@@ -82,6 +83,9 @@ pub struct LearnSpec {
     /// Converter resolutions and energy figures (`dac_bits`, `adc_bits`, `p_static`, …;
     /// written by `dfcsim gen`, ideal when absent).
     pub periphery: crate::r#gen::LearnPeriphery,
+    /// The feedback ("sleep") phase, when Q is plastic (`feedback_phase=on` or a `q…` in
+    /// `plastic=`); see [`crate::learn::sleep`].
+    pub sleep: Option<SleepSpec>,
 }
 
 impl LearnSpec {
@@ -183,7 +187,53 @@ impl LearnSpec {
                     .ok_or_else(|| format!("{k}={v}: not a number")),
             })
             .map_err(err)?,
+            sleep: None,
         };
+        let mut spec = spec;
+        let q_plastic = spec.plastic.iter().any(|p| p.starts_with('q'));
+        let fb_on = kv.get("feedback_phase").is_some_and(|v| v == "on");
+        if q_plastic || fb_on {
+            let tau = spec.tau_u;
+            let count = |k: &str, default: f64| -> Result<usize, CosimError> {
+                let v = num(k, Some(default))?;
+                if !(v >= 0.0 && v.fract() == 0.0) {
+                    return Err(err(format!("{k}={v}: expected an integer ≥ 0")));
+                }
+                Ok(v as usize)
+            };
+            let sigma = num("sigma_fb", Some(0.01))?;
+            let sleep = SleepSpec {
+                sigma,
+                sigma_out: num("sigma_out_fb", Some(sigma))?,
+                t_fb_s: num("t_fb", Some(2.0 * tau))?,
+                dt_s: num("dt_fb", Some(0.01 * tau))?,
+                lr: num("lr_fb", Some(0.002))?,
+                lr_init: num("lr_fb_init", Some(0.1))?,
+                weight_decay: num("wd_fb", Some(0.025))?,
+                clip: num("clip_fb", Some(1.0))?,
+                epochs_init: count("epochs_fb", 0.0)?,
+                epochs_per_epoch: count("fb_epochs", 1.0)?,
+                batch: count("batch_fb", spec.batch as f64)?.max(1),
+            };
+            if !(sleep.sigma > 0.0
+                && sleep.sigma_out >= 0.0
+                && sleep.dt_s > 0.0
+                && sleep.t_fb_s >= sleep.dt_s)
+            {
+                return Err(err(
+                    "feedback phase: need sigma_fb > 0, sigma_out_fb ≥ 0, dt_fb > 0, t_fb ≥ dt_fb"
+                        .into(),
+                ));
+            }
+            if sleep.steps() > 1_000_000 {
+                return Err(err(format!(
+                    "feedback phase: t_fb/dt_fb = {} noise steps (at most 1e6)",
+                    sleep.steps()
+                )));
+            }
+            spec.sleep = Some(sleep);
+        }
+        let spec = spec;
         if !(spec.lambda > 0.0 && spec.vs > 0.0 && spec.tau_u > 0.0 && spec.t_ctl_s > 0.0) {
             return Err(err("lambda, vs, tau_u and t_ctl must be > 0".into()));
         }
@@ -290,6 +340,11 @@ pub struct DfcCircuit {
     dac_x: Option<usize>,
     dac_t: Option<usize>,
     tran: TranSpec,
+    /// Feedback phase: the noise current sources `inzfb{i}_{k}` the co-simulation adds from
+    /// each feedback column wire to ground (0 A but in the sleep transient), per layer.
+    pub noise_fb: Vec<Vec<usize>>,
+    /// The controller-enable source `Ven`.
+    pub en: Option<usize>,
 }
 
 fn find(c: &Circuit, path: &str, name: &str) -> Result<usize, CosimError> {
@@ -356,8 +411,17 @@ impl DfcCircuit {
                 learn.t_ff_s + learn.t_ctl_s
             )));
         }
+        let noise_fb = if learn.sleep.is_some() {
+            add_noise_sources(&mut circuit, path, &sizes)?
+        } else {
+            Vec::new()
+        };
+        let en = circuit.find_element("ven");
         if array_form {
-            return Self::from_array_circuit(circuit, learn, path, sizes, tran);
+            let mut dc = Self::from_array_circuit(circuit, learn, path, sizes, tran)?;
+            dc.noise_fb = noise_fb;
+            dc.en = en;
+            return Ok(dc);
         }
         let mut acts = Vec::new();
         for i in 1..=layers {
@@ -404,6 +468,8 @@ impl DfcCircuit {
             dac_x: None,
             dac_t: None,
             tran,
+            noise_fb,
+            en,
         })
     }
 
@@ -489,6 +555,8 @@ impl DfcCircuit {
             dac_x,
             dac_t,
             tran,
+            noise_fb: Vec::new(),
+            en: None,
         })
     }
 
@@ -511,6 +579,30 @@ impl DfcCircuit {
 
     pub fn layers(&self) -> usize {
         self.sizes.len() - 1
+    }
+
+    /// Sets the input DACs to x (dimensionless).
+    pub fn set_input(&self, sim: &mut Simulator, x: &[f64]) -> Result<(), SimError> {
+        let vs = self.learn.vs;
+        if let Some(e) = self.dac_x {
+            DfcCircuit::set_dac(sim, e, x)?;
+        }
+        for (j, &xj) in x.iter().enumerate().take(self.vx.len()) {
+            sim.set_source(self.vx[j], Waveform::Dc(xj * vs))?;
+            sim.set_source(self.vxn[j], Waveform::Dc(-xj * vs))?;
+        }
+        Ok(())
+    }
+
+    /// Sets the output target r_L* (dimensionless).
+    pub fn set_target(&self, sim: &mut Simulator, target: &[f64]) -> Result<(), SimError> {
+        if let Some(e) = self.dac_t {
+            DfcCircuit::set_dac(sim, e, target)?;
+        }
+        for (m, &t) in target.iter().enumerate().take(self.vt.len()) {
+            sim.set_source(self.vt[m], Waveform::Dc(t * self.learn.vs))?;
+        }
+        Ok(())
     }
 
     /// Caps the transient's step (seconds), replacing the netlist's `.tran` tstep/tmax
@@ -709,15 +801,7 @@ pub fn run_sample(
     let x_q: Vec<f64> = x.iter().map(|&v| dac.apply(v)).collect();
     let x = &x_q[..];
     let mut adc_conversions = 0u64;
-    if let Some(e) = dc.dac_x {
-        DfcCircuit::set_dac(sim, e, x).map_err(simerr)?;
-    }
-    for (j, &xj) in x.iter().enumerate().take(dc.vx.len()) {
-        sim.set_source(dc.vx[j], Waveform::Dc(xj * vs))
-            .map_err(simerr)?;
-        sim.set_source(dc.vxn[j], Waveform::Dc(-xj * vs))
-            .map_err(simerr)?;
-    }
+    dc.set_input(sim, x).map_err(simerr)?;
     let probes = Probes::new(dc, sim)?;
     // Feed-forward settle phase: the controller is off (en = 0), so the operating point is
     // the feed-forward state; r_L* does not enter it.
@@ -739,13 +823,7 @@ pub fn run_sample(
         .zip(&g)
         .map(|(r, gi)| dac.apply(r - ls.lambda * gi))
         .collect();
-    if let Some(e) = dc.dac_t {
-        DfcCircuit::set_dac(sim, e, &target).map_err(simerr)?;
-    }
-    for (m, &t) in target.iter().enumerate().take(dc.vt.len()) {
-        sim.set_source(dc.vt[m], Waveform::Dc(t * vs))
-            .map_err(simerr)?;
-    }
+    dc.set_target(sim, &target).map_err(simerr)?;
     let (res, err) = sim.run_tran(&dc.tran);
     if let Some(e) = err {
         return Err(simerr(e));
@@ -1104,12 +1182,28 @@ pub struct EpochMetrics {
     /// Wall time per sample: circuit co-simulation, and the ideal model's DFC update.
     pub circuit_s_per_sample: f64,
     pub ideal_s_per_sample: f64,
+    /// Condition 2 (paper §6.1) of the circuit's weights at the epoch's end, mean over the
+    /// first ≤ 32 training samples.
+    #[serde(default)]
+    pub condition_2: f64,
+    /// Feedback phase: mean angle between the circuit's and the ideal model's rule-(13)
+    /// minibatch gradients (same weights, same noise; none without a feedback phase), sleep
+    /// samples run, and wall time per sleep sample of circuit and ideal model.
+    #[serde(default)]
+    pub fb_angle_deg: Option<f64>,
+    #[serde(default)]
+    pub fb_samples: usize,
+    #[serde(default)]
+    pub fb_circuit_s_per_sample: f64,
+    #[serde(default)]
+    pub fb_ideal_s_per_sample: f64,
 }
 
 pub const METRICS_HEADER: &str = "epoch,train_loss,test_loss,test_error,update_angle_deg,\
 steady_state_error,settling_time_tau,settling_time_s,energy_sources_j,energy_programming_j,\
 energy_conversion_j,energy_total_j,pulses,seconds,circuit_s_per_sample,ideal_s_per_sample,\
-energy_static_j,energy_dac_j,energy_adc_j,energy_crossbar_j";
+energy_static_j,energy_dac_j,energy_adc_j,energy_crossbar_j,\
+condition_2,fb_angle_deg,fb_samples,fb_circuit_s_per_sample,fb_ideal_s_per_sample";
 
 impl EpochMetrics {
     pub fn csv_row(&self) -> String {
@@ -1135,6 +1229,11 @@ impl EpochMetrics {
             f(self.energy_dac_j),
             f(self.energy_adc_j),
             f(self.energy_crossbar_j),
+            f(self.condition_2),
+            self.fb_angle_deg.map_or(String::new(), f),
+            self.fb_samples.to_string(),
+            f(self.fb_circuit_s_per_sample),
+            f(self.fb_ideal_s_per_sample),
         ]
         .join(",")
     }
@@ -1177,6 +1276,66 @@ pub struct CrossbarState {
     /// Devices' persistent weights as f64 bits.
     pub dev_plus_bits: Vec<u64>,
     pub dev_minus_bits: Vec<u64>,
+    /// Devices' whole mutable state ([`DeviceArray::state_bits`]: weights, write-noise
+    /// offsets, programming times, clock); empty in checkpoints of older versions.
+    #[serde(default)]
+    pub dev_plus_state: Vec<u64>,
+    #[serde(default)]
+    pub dev_minus_state: Vec<u64>,
+}
+
+impl CrossbarState {
+    fn of(cb: &Crossbar, d: &CrossbarDevices) -> CrossbarState {
+        CrossbarState {
+            name: cb.name.clone(),
+            gp_bits: bits(cb.gp.iter().copied()),
+            gn_bits: bits(cb.gn.iter().copied()),
+            dev_plus_bits: bits((0..d.plus.len()).map(|k| d.plus.persistent_weight(k))),
+            dev_minus_bits: bits((0..d.minus.len()).map(|k| d.minus.persistent_weight(k))),
+            dev_plus_state: d.plus.state_bits(),
+            dev_minus_state: d.minus.state_bits(),
+        }
+    }
+
+    /// Puts this state back into the crossbar and its devices (if plastic).
+    fn restore(
+        &self,
+        cb: &mut Crossbar,
+        dev: Option<&mut CrossbarDevices>,
+        restore_rng: &mut ChaCha8Rng,
+    ) -> Result<(), CosimError> {
+        let n = cb.gp.len();
+        if [&self.gp_bits, &self.gn_bits].iter().any(|v| v.len() != n) {
+            return Err(CosimError::Other(format!(
+                "checkpoint crossbar {}: {} entries, the netlist has {n}",
+                self.name,
+                self.gp_bits.len()
+            )));
+        }
+        cb.gp = self.gp_bits.iter().map(|&b| f64::from_bits(b)).collect();
+        cb.gn = self.gn_bits.iter().map(|&b| f64::from_bits(b)).collect();
+        let Some(dev) = dev else {
+            return Ok(());
+        };
+        let bad = |m: String| CosimError::Other(format!("checkpoint crossbar {}: {m}", self.name));
+        if !self.dev_plus_state.is_empty() || !self.dev_minus_state.is_empty() {
+            dev.plus
+                .restore_state_bits(&self.dev_plus_state)
+                .map_err(bad)?;
+            dev.minus
+                .restore_state_bits(&self.dev_minus_state)
+                .map_err(bad)?;
+            return Ok(());
+        }
+        // Older checkpoints: persistent weights only (write noise drawn anew).
+        for (k, &b) in self.dev_plus_bits.iter().enumerate().take(n) {
+            dev.plus.set_weight(k, f64::from_bits(b), restore_rng);
+        }
+        for (k, &b) in self.dev_minus_bits.iter().enumerate().take(n) {
+            dev.minus.set_weight(k, f64::from_bits(b), restore_rng);
+        }
+        Ok(())
+    }
 }
 
 fn bits(v: impl Iterator<Item = f64>) -> Vec<u64> {
@@ -1231,10 +1390,17 @@ pub struct TrainRun {
 
 /// Trains the circuit's plastic crossbars for `opts.epochs` epochs (continuing after
 /// `resume`'s epoch if given), calling `on_epoch` with each new row and its checkpoint.
-/// Bit-identical resume: every epoch starts from a fresh simulator and a programming RNG
-/// seeded by (seed, epoch), so the state between epochs is exactly the conductances and
-/// the device weights stored in the checkpoint (devices whose state holds more, such as
-/// write-noise offsets or drift clocks, are restored approximately).
+///
+/// Each epoch: (when Q is plastic) the feedback-only pre-training epochs (first epoch
+/// only) and the card's feedback epochs, then one forward epoch. The samples of a
+/// minibatch run in parallel (rayon), each on a fresh simulator built from the current
+/// conductances, and their updates are summed in sample order: the result does not depend
+/// on the thread count.
+///
+/// Bit-identical resume: every RNG is derived from (seed, epoch[, phase]) at the epoch's
+/// start — the device-to-device draws from the seed alone — so the state carried between
+/// epochs is the conductances and the devices' mutable state (persistent weights,
+/// write-noise offsets, programming times, clock), all stored bit-exactly in the checkpoint.
 pub fn train(
     dc: &mut DfcCircuit,
     opts: &TrainOptions,
@@ -1262,10 +1428,20 @@ pub fn train(
     let plastic: Vec<bool> = (1..=dc.layers())
         .map(|i| dc.learn.plastic.is_empty() || dc.learn.plastic.contains(&format!("w{i}")))
         .collect();
+    let plastic_q: Vec<bool> = (1..=dc.layers())
+        .map(|i| dc.learn.sleep.is_some() && dc.learn.plastic.contains(&format!("q{i}")))
+        .collect();
     let mut d2d = ChaCha8Rng::seed_from_u64(opts.seed ^ 0xD2D0_5EED);
     let mut devices: Vec<Option<CrossbarDevices>> =
         dc.w.iter()
             .zip(&plastic)
+            .map(|(cb, &p)| {
+                p.then(|| CrossbarDevices::new(&device_params_for(&opts.device, cb), cb, &mut d2d))
+            })
+            .collect();
+    let mut devices_q: Vec<Option<CrossbarDevices>> =
+        dc.q.iter()
+            .zip(&plastic_q)
             .map(|(cb, &p)| {
                 p.then(|| CrossbarDevices::new(&device_params_for(&opts.device, cb), cb, &mut d2d))
             })
@@ -1281,31 +1457,17 @@ pub fn train(
         }
         let mut restore_rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x4E57_0BE5);
         for st in &ck.crossbars {
-            let idx = dc.w.iter().position(|c| c.name == st.name).ok_or_else(|| {
-                CosimError::Other(format!(
+            let (cb, dev) = if let Some(i) = dc.w.iter().position(|c| c.name == st.name) {
+                (&mut dc.w[i], devices[i].as_mut())
+            } else if let Some(i) = dc.q.iter().position(|c| c.name == st.name) {
+                (&mut dc.q[i], devices_q[i].as_mut())
+            } else {
+                return Err(CosimError::Other(format!(
                     "checkpoint crossbar {} not in the netlist",
                     st.name
-                ))
-            })?;
-            let cb = &mut dc.w[idx];
-            let n = cb.gp.len();
-            if [&st.gp_bits, &st.gn_bits].iter().any(|v| v.len() != n) {
-                return Err(CosimError::Other(format!(
-                    "checkpoint crossbar {}: {} entries, the netlist has {n}",
-                    st.name,
-                    st.gp_bits.len()
                 )));
-            }
-            cb.gp = st.gp_bits.iter().map(|&b| f64::from_bits(b)).collect();
-            cb.gn = st.gn_bits.iter().map(|&b| f64::from_bits(b)).collect();
-            if let Some(dev) = devices[idx].as_mut() {
-                for (k, &b) in st.dev_plus_bits.iter().enumerate().take(n) {
-                    dev.plus.set_weight(k, f64::from_bits(b), &mut restore_rng);
-                }
-                for (k, &b) in st.dev_minus_bits.iter().enumerate().take(n) {
-                    dev.minus.set_weight(k, f64::from_bits(b), &mut restore_rng);
-                }
-            }
+            };
+            st.restore(cb, dev, &mut restore_rng)?;
         }
         first_epoch = ck.epoch + 1;
         rows = ck.metrics;
@@ -1313,26 +1475,65 @@ pub fn train(
     let batch = opts.batch.max(1);
     let pulse_energy = opts.device.pulse_energy;
     let conversions_per_sample = (dc.sizes[0] + 2 * dc.sizes[dc.layers()]) as f64;
-    let mut plast = Plasticity::new(&dc.sizes, &dc.acts, dc.learn.rule);
+    let c2_samples: Vec<&[f64]> = (0..n_train.min(32))
+        .map(|s| splits.train.x.row(s))
+        .collect();
     for epoch in first_epoch..=opts.epochs {
         let t_epoch = Instant::now();
         let mut prog_rng = ChaCha8Rng::seed_from_u64(
             opts.seed ^ 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(epoch as u64),
         );
-        let mut sim = dc.simulator()?;
+        // Feedback ("sleep") phase.
+        let mut fb = SleepStats::default();
+        if let Some(spec) = dc.learn.sleep.clone()
+            && plastic_q.iter().any(|&p| p)
+        {
+            let mut q_rng = ChaCha8Rng::seed_from_u64(
+                opts.seed ^ 0x51EE_0F0B ^ 0xD6E8_FEB8_6659_FD93u64.wrapping_mul(epoch as u64),
+            );
+            let mut lrs = Vec::new();
+            if epoch == 1 {
+                lrs.extend(std::iter::repeat_n(spec.lr_init, spec.epochs_init));
+            }
+            lrs.extend(std::iter::repeat_n(spec.lr, spec.epochs_per_epoch));
+            for (run, &lr) in lrs.iter().enumerate() {
+                let ctx = SleepEpoch {
+                    spec: &spec,
+                    set: &splits.train,
+                    n: n_train,
+                    seed: opts.seed,
+                    epoch,
+                    run,
+                    lr,
+                };
+                sleep_epoch(dc, &ctx, &mut devices_q, &mut q_rng, &mut fb)?;
+            }
+        }
+        // Forward ("wake") phase.
         let (mut loss_sum, mut angle_sum, mut angle_n) = (0.0, 0.0, 0usize);
         let (mut sse_sum, mut settle_sum, mut energy_sum) = (0.0, 0.0, 0.0);
         let (mut crossbar_sum, mut adc_sum) = (0.0, 0u64);
-        let (mut pulses, mut t_circuit, mut t_ideal) = (0u64, 0.0, 0.0);
+        let (mut pulses, mut t_circuit, mut t_ideal) = (fb.pulses, 0.0, 0.0);
         let order: Vec<usize> = (0..n_train).collect();
         for chunk in order.chunks(batch) {
             let net = dc.network();
-            let mut sum: Option<ParamGrads> = None;
-            for &s in chunk {
+            let dcr: &DfcCircuit = dc;
+            let outs = par_samples(chunk, |_, s| {
                 let (x, y) = (splits.train.x.row(s), splits.train.y.row(s));
                 let t0 = Instant::now();
-                let out = run_sample(dc, &mut sim, &mut plast, x, y, chunk.len(), s)?;
-                t_circuit += seconds_since(t0);
+                let mut sim = dcr.simulator()?;
+                let mut plast = Plasticity::new(&dcr.sizes, &dcr.acts, dcr.learn.rule);
+                let mut out = run_sample(dcr, &mut sim, &mut plast, x, y, chunk.len(), s)?;
+                let tc = seconds_since(t0);
+                if !opts.waveform_samples.contains(&s) {
+                    out.waveforms = Default::default();
+                }
+                let t1 = Instant::now();
+                let cmp = compare_with_ideal(&net, &dcr.learn, x, y, chunk.len(), &out.grad);
+                Ok((out, cmp.angle_deg, tc, seconds_since(t1)))
+            })?;
+            let mut sum: Option<ParamGrads> = None;
+            for ((out, angle, tc, ti), &s) in outs.into_iter().zip(chunk) {
                 if let Some(wdir) = opts
                     .waveform_dir
                     .as_ref()
@@ -1342,11 +1543,10 @@ pub fn train(
                     crate::output::csv::write(&path, &out.waveforms)
                         .map_err(|e| io_err(&path, e))?;
                 }
-                let t1 = Instant::now();
-                let cmp = compare_with_ideal(&net, &dc.learn, x, y, chunk.len(), &out.grad);
-                t_ideal += seconds_since(t1);
-                if cmp.angle_deg.is_finite() {
-                    angle_sum += cmp.angle_deg;
+                t_circuit += tc;
+                t_ideal += ti;
+                if angle.is_finite() {
+                    angle_sum += angle;
                     angle_n += 1;
                 }
                 loss_sum += out.loss;
@@ -1367,19 +1567,11 @@ pub fn train(
                 sum.expect("non-empty chunk"),
                 &mut prog_rng,
             );
-            for (cb, &p) in dc.w.iter().zip(&plastic) {
-                if p {
-                    cb.write_into(&mut sim).map_err(|e| CosimError::Sim {
-                        sample: chunk[0],
-                        source: e,
-                    })?;
-                }
-            }
             t_circuit += seconds_since(t0);
         }
         let n = n_train as f64;
-        let (test_loss, test_error) =
-            crate::ideal::train::evaluate(&dc.network(), &test, dc.learn.loss);
+        let net = dc.network();
+        let (test_loss, test_error) = crate::ideal::train::evaluate(&net, &test, dc.learn.loss);
         let e_prog = pulses as f64 * pulse_energy / n;
         let per = &dc.learn.periphery;
         let e_static = per.static_power_w * (dc.learn.t_ff_s + dc.learn.t_ctl_s);
@@ -1387,6 +1579,7 @@ pub fn train(
         let e_adc = adc_sum as f64 / n * per.adc_energy_j;
         let e_crossbar = crossbar_sum / n;
         let e_conv = conversions_per_sample * opts.conversion_energy_j + e_dac + e_adc;
+        let fb_samples = fb.samples.max(1) as f64;
         let row = EpochMetrics {
             epoch,
             train_loss: loss_sum / n,
@@ -1400,10 +1593,11 @@ pub fn train(
             steady_state_error: sse_sum / n,
             settling_time_tau: settle_sum / n,
             settling_time_s: settle_sum / n * dc.learn.tau_u,
-            energy_sources_j: energy_sum / n,
+            energy_sources_j: (energy_sum + fb.energy_j) / n,
             energy_programming_j: e_prog,
             energy_conversion_j: e_conv,
-            energy_total_j: e_static + e_crossbar + e_prog + e_conv,
+            // The sleep phase's source energy (its dissipation), per training sample.
+            energy_total_j: e_static + e_crossbar + e_prog + e_conv + fb.energy_j / n,
             pulses,
             seconds: seconds_since(t_epoch),
             circuit_s_per_sample: t_circuit / n,
@@ -1412,27 +1606,23 @@ pub fn train(
             energy_dac_j: e_dac,
             energy_adc_j: e_adc,
             energy_crossbar_j: e_crossbar,
+            condition_2: sleep::condition_2(&net, &c2_samples),
+            fb_angle_deg: (fb.angle_n > 0).then(|| fb.angle_sum / fb.angle_n as f64),
+            fb_samples: fb.samples,
+            fb_circuit_s_per_sample: fb.t_circuit / fb_samples,
+            fb_ideal_s_per_sample: fb.t_ideal / fb_samples,
         };
         rows.push(row.clone());
+        let mut crossbars = Vec::new();
+        for (cb, d) in dc.w.iter().zip(&devices).chain(dc.q.iter().zip(&devices_q)) {
+            if let Some(d) = d {
+                crossbars.push(CrossbarState::of(cb, d));
+            }
+        }
         let ck = Checkpoint {
             epoch,
             seed: opts.seed,
-            crossbars: dc
-                .w
-                .iter()
-                .zip(&devices)
-                .filter_map(|(cb, d)| {
-                    d.as_ref().map(|d| CrossbarState {
-                        name: cb.name.clone(),
-                        gp_bits: bits(cb.gp.iter().copied()),
-                        gn_bits: bits(cb.gn.iter().copied()),
-                        dev_plus_bits: bits((0..d.plus.len()).map(|k| d.plus.persistent_weight(k))),
-                        dev_minus_bits: bits(
-                            (0..d.minus.len()).map(|k| d.minus.persistent_weight(k)),
-                        ),
-                    })
-                })
-                .collect(),
+            crossbars,
             metrics: rows.clone(),
         };
         on_epoch(&row, &ck)?;
@@ -1446,6 +1636,205 @@ pub fn train(
         samples: n_train,
         test_samples: n_test,
     })
+}
+
+/// Runs `f(position, sample)` for every sample of a minibatch in parallel (rayon) and
+/// returns the results in minibatch order.
+pub fn par_samples<T: Send>(
+    chunk: &[usize],
+    f: impl Fn(usize, usize) -> Result<T, CosimError> + Sync + Send,
+) -> Result<Vec<T>, CosimError> {
+    use rayon::prelude::*;
+    chunk
+        .par_iter()
+        .enumerate()
+        .map(|(pos, &s)| f(pos, s))
+        .collect()
+}
+
+/// Figures of the feedback phases of one epoch.
+#[derive(Debug, Clone, Default)]
+struct SleepStats {
+    samples: usize,
+    pulses: u64,
+    energy_j: f64,
+    angle_sum: f64,
+    angle_n: usize,
+    t_circuit: f64,
+    t_ideal: f64,
+}
+
+/// One feedback epoch's settings.
+struct SleepEpoch<'a> {
+    spec: &'a SleepSpec,
+    set: &'a crate::ideal::data::Dataset,
+    n: usize,
+    seed: u64,
+    epoch: usize,
+    /// Index of this feedback epoch within the training epoch.
+    run: usize,
+    lr: f64,
+}
+
+/// Noise counter of a feedback minibatch: unique per (epoch, feedback epoch, minibatch),
+/// so a resumed run draws the same noise.
+pub fn sleep_counter(epoch: usize, run: usize, chunk: usize) -> u64 {
+    ((epoch as u64) << 40) | ((run as u64) << 24) | chunk as u64
+}
+
+/// One feedback-only epoch over the first `n` samples: per minibatch, the samples' sleep
+/// transients in parallel, rule (13) summed in sample order, compared with the ideal
+/// model's gradient of the same weights and noise, then the Q step (joint clip, SGD with
+/// weight decay) programmed into the plastic Q crossbars' devices.
+fn sleep_epoch(
+    dc: &mut DfcCircuit,
+    ctx: &SleepEpoch<'_>,
+    devices_q: &mut [Option<CrossbarDevices>],
+    rng: &mut ChaCha8Rng,
+    stats: &mut SleepStats,
+) -> Result<(), CosimError> {
+    let spec = ctx.spec;
+    let order: Vec<usize> = (0..ctx.n).collect();
+    let mut scratch = (Vec::new(), Vec::new());
+    for (c, chunk) in order.chunks(spec.batch).enumerate() {
+        let counter = sleep_counter(ctx.epoch, ctx.run, c);
+        let net = dc.network();
+        let dcr: &DfcCircuit = dc;
+        let outs = par_samples(chunk, |pos, s| {
+            let t0 = Instant::now();
+            let mut sim = dcr.simulator()?;
+            let o = sleep::run_sleep_sample(
+                dcr,
+                spec,
+                &mut sim,
+                ctx.set.x.row(s),
+                ctx.seed,
+                counter,
+                pos,
+                chunk.len(),
+                s,
+            )?;
+            Ok((o, seconds_since(t0)))
+        })?;
+        let mut grad: Vec<Mat> = net
+            .layers
+            .iter()
+            .map(|l| Mat::zeros(l.q.rows, l.q.cols))
+            .collect();
+        for (o, t) in outs {
+            for (g, d) in grad.iter_mut().zip(&o.grad_q) {
+                g.data.iter_mut().zip(&d.data).for_each(|(a, b)| *a += b);
+            }
+            stats.t_circuit += t;
+            stats.energy_j += o.source_energy_j;
+            stats.samples += 1;
+        }
+        let t1 = Instant::now();
+        let xs: Vec<&[f64]> = chunk.iter().map(|&s| ctx.set.x.row(s)).collect();
+        let ideal = sleep::ideal_sleep_gradient(&net, dc, spec, &xs, ctx.seed, counter);
+        stats.t_ideal += seconds_since(t1);
+        let angle = sleep::angle_q_deg(&grad, &ideal);
+        if angle.is_finite() {
+            stats.angle_sum += angle;
+            stats.angle_n += 1;
+        }
+        let step = sleep::q_step(&net, grad, ctx.lr, spec);
+        let n_l = dc.sizes[dc.layers()];
+        for (i, dev) in devices_q.iter_mut().enumerate() {
+            let Some(dev) = dev.as_mut() else {
+                continue;
+            };
+            let cb = &mut dc.q[i];
+            // crossbar [row m = u line][col k = neuron]; ΔQ_i is n_i × n_L.
+            let mut dw = vec![0.0; cb.rows * cb.cols];
+            for k in 0..cb.cols {
+                for m in 0..n_l {
+                    dw[m * cb.cols + k] = step[i].data[k * n_l + m];
+                }
+            }
+            stats.pulses += dev.program(cb, dc.r_f, &dw, rng, &mut scratch);
+        }
+    }
+    Ok(())
+}
+
+/// Adds a 0 A current source `inzfb{i}_{k}` from every feedback column wire `c{i}fb_k` to
+/// ground: in the feedback phase it carries the noise, which the apical ammeter then senses
+/// (v^fb = Q u + noise). Returns the element indices per layer.
+fn add_noise_sources(
+    circuit: &mut Circuit,
+    path: &str,
+    sizes: &[usize],
+) -> Result<Vec<Vec<usize>>, CosimError> {
+    use crate::r#gen::nodes;
+    let bad = |msg: String| CosimError::Netlist {
+        path: path.into(),
+        msg,
+    };
+    let span = circuit
+        .elements
+        .first()
+        .map(|e| e.span.clone())
+        .ok_or_else(|| bad("empty netlist".into()))?;
+    let mut out = Vec::new();
+    for i in 1..sizes.len() {
+        let mut layer = Vec::new();
+        for k in 0..sizes[i] {
+            let wire = nodes::col_fb(i, k);
+            let p = circuit
+                .find_node(&wire)
+                .ok_or_else(|| bad(format!("feedback column `{wire}` not found")))?;
+            circuit.elements.push(crate::circuit::Element {
+                name: format!("inzfb{i}_{k}"),
+                kind: ElementKind::CurrentSource {
+                    p,
+                    n: NodeId::GROUND,
+                    wave: Waveform::Dc(0.0),
+                },
+                span: span.clone(),
+            });
+            layer.push(circuit.elements.len() - 1);
+        }
+        out.push(layer);
+    }
+    Ok(out)
+}
+
+/// ∫ Σ_sources v·i dt over a transient (J): net energy delivered by every voltage-type
+/// source (trapezoidal rule on the accepted points).
+pub fn source_energy(dc: &DfcCircuit, sim: &Simulator, wf: &crate::waveform::Waveforms) -> f64 {
+    let lay = sim.layout();
+    let node_col = |n: NodeId| (!n.is_ground()).then(|| lay.node(n) + 1);
+    let mut sources = Vec::new();
+    for (k, el) in dc.circuit.elements.iter().enumerate() {
+        let pn = match &el.kind {
+            ElementKind::VoltageSource { p, n, .. }
+            | ElementKind::Vcvs { p, n, .. }
+            | ElementKind::Ccvs { p, n, .. }
+            | ElementKind::BehavioralVoltage { p, n, .. } => Some((*p, *n)),
+            _ => None,
+        };
+        if let (Some((p, n)), Some(b)) = (pn, lay.branch_of[k]) {
+            sources.push((b + 1, node_col(p), node_col(n)));
+        }
+    }
+    let mut energy = 0.0;
+    let mut prev: Option<(f64, f64)> = None;
+    for r in 0..wf.rows() {
+        let row = wf.row(r);
+        let power: f64 = sources
+            .iter()
+            .map(|&(b, pc, nc)| {
+                let v = pc.map_or(0.0, |c| row[c]) - nc.map_or(0.0, |c| row[c]);
+                -v * row[b]
+            })
+            .sum();
+        if let Some((t0, p0)) = prev {
+            energy += 0.5 * (row[0] - t0) * (p0 + power);
+        }
+        prev = Some((row[0], power));
+    }
+    energy
 }
 
 fn tran_spec(circuit: &Circuit) -> Option<TranSpec> {

@@ -2,3 +2,4 @@
 pub mod cosim;
 pub mod device;
 pub mod plasticity;
+pub mod sleep;

@@ -269,6 +269,40 @@ impl DeviceArray {
         self.nu[idx]
     }
 
+    /// The array's mutable state (persistent weights, write-noise offsets, programming
+    /// times, clock) as f64 bit patterns, for bit-exact checkpoints; the device-to-device
+    /// parameters are not included (they are redrawn from the same seed).
+    pub fn state_bits(&self) -> Vec<u64> {
+        let mut out = Vec::with_capacity(3 * self.len() + 1);
+        for v in [&self.w, &self.write_offset, &self.t_prog] {
+            out.extend(v.iter().map(|x| x.to_bits()));
+        }
+        out.push(self.now.to_bits());
+        out
+    }
+
+    /// Restores a state written by [`state_bits`](Self::state_bits) of an array of the same
+    /// length.
+    pub fn restore_state_bits(&mut self, bits: &[u64]) -> Result<(), String> {
+        let n = self.len();
+        if bits.len() != 3 * n + 1 {
+            return Err(format!(
+                "device state of {} values, {} devices need {}",
+                bits.len(),
+                n,
+                3 * n + 1
+            ));
+        }
+        let f = |k: usize| f64::from_bits(bits[k]);
+        for i in 0..n {
+            self.w[i] = f(i);
+            self.write_offset[i] = f(n + i);
+            self.t_prog[i] = f(2 * n + i);
+        }
+        self.now = f(3 * n);
+        Ok(())
+    }
+
     /// True when the device's persistent weight sits on one of its bounds.
     pub fn at_bound(&self, idx: usize) -> bool {
         self.w[idx] >= self.max_bound[idx] || self.w[idx] <= self.min_bound[idx]
