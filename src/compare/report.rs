@@ -428,6 +428,8 @@ fn sweep_figure(param: &str, done: &[&RunResult], reference: Option<&RunResult>)
     // (family name, colour, (swept value, final test loss) points)
     type Family = (String, usize, Vec<(f64, f64)>);
     let mut families: Vec<Family> = Vec::new();
+    // Each point also as its own dot in its configuration's colour (as in the other plots).
+    let mut dots: Vec<Series> = Vec::new();
     for r in done {
         let (Some((_, v)), Some(last)) = (&r.config.sweep, r.rows.last()) else {
             continue;
@@ -436,6 +438,14 @@ fn sweep_figure(param: &str, done: &[&RunResult], reference: Option<&RunResult>)
             Kind::IdealModel => "ideal-model".to_string(),
             Kind::Circuit { preset } => format!("circuit-{preset}"),
         };
+        dots.push(Series {
+            label: r.config.name.clone(),
+            x: vec![*v],
+            y: vec![last.test_loss],
+            color: r.config.color,
+            line: LineKind::Solid,
+            markers: true,
+        });
         match families.iter_mut().find(|f| f.0 == family) {
             Some(f) => f.2.push((*v, last.test_loss)),
             None => families.push((family, r.config.color, vec![(*v, last.test_loss)])),
@@ -465,10 +475,11 @@ fn sweep_figure(param: &str, done: &[&RunResult], reference: Option<&RunResult>)
                 y: pts.iter().map(|p| p.1).collect(),
                 color,
                 line: LineKind::Solid,
-                markers: true,
+                markers: false,
             }
         })
         .collect();
+    series.extend(dots);
     if let Some(rl) = reference.and_then(|r| r.rows.last()) {
         series.push(Series {
             label: "ideal-model (unswept)".into(),
