@@ -74,7 +74,7 @@ fn report_plots_and_fields() {
     // Plot files: each PNG and SVG, expected pixel size, drawn on.
     let expected: Vec<(&str, (u32, u32))> = vec![
         ("loss", (1200, 44 + 2 * 320)),
-        ("angle", (1200, 44 + 320)),
+        ("angle", (1200, 44 + 4 * 320)),
         ("final_error", (260 + 130 * 3, 560)),
         ("sweep", (1200, 44 + 320)),
         ("waveforms_ideal-model", (900, 44 + 3 * 300)),
@@ -101,15 +101,27 @@ fn report_plots_and_fields() {
     assert_eq!(entries.len(), 3);
     for e in entries {
         for key in [
+            "initial_test_loss",
             "final_test_loss",
             "gap_to_ideal",
             "ratio_to_ideal",
             "mean_update_angle_deg",
+            "mean_programmed_angle_deg",
+            "mean_programmed_step_ratio",
+            "mean_programmed_step_along",
         ] {
             let x = e[key].as_f64().unwrap_or_else(|| panic!("{key} in {e}"));
             assert!(x.is_finite(), "{key} = {x}");
         }
         assert_eq!(e["mean_update_angle_deg"].as_f64(), Some(0.0));
+        assert_eq!(e["mean_programmed_angle_deg"].as_f64(), Some(0.0));
+        assert_eq!(e["mean_programmed_step_ratio"].as_f64(), Some(1.0));
+        // Training lowers the loss from where it started (same start for every point).
+        assert!(
+            e["final_test_loss"].as_f64() < e["initial_test_loss"].as_f64(),
+            "{e}"
+        );
+        assert_eq!(e["initial_test_loss"], entries[0]["initial_test_loss"]);
         for key in [
             "steady_state_error",
             "settling_time_s",
@@ -215,9 +227,13 @@ fn cli_progress_circuit_and_resume() {
     let e = &v["configurations"][1];
     assert_eq!(e["name"].as_str(), Some("circuit-rram"));
     for key in [
+        "initial_test_loss",
         "final_test_loss",
         "gap_to_ideal",
         "mean_update_angle_deg",
+        "mean_programmed_angle_deg",
+        "mean_programmed_step_ratio",
+        "mean_programmed_step_along",
         "steady_state_error",
         "settling_time_s",
         "energy_per_sample_j",

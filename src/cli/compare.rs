@@ -13,9 +13,9 @@ use crate::compare::{self, Common, Outcome, Progress, Sweep};
 pub struct Args {
     /// The user's own DFC netlist (`dfcsim gen --flat` form); default: generated from --arch.
     pub netlist: Option<PathBuf>,
-    /// Layer sizes, input to output (e.g. 15-10-10-5).
-    #[arg(long, default_value = "15-10-10-5")]
-    pub arch: String,
+    /// Layer sizes, input to output (default 15-10-10-5; with NETLIST: the netlist's).
+    #[arg(long)]
+    pub arch: Option<String>,
     /// Hardware presets of the circuit configurations (comma-separated; empty: ideal model only).
     #[arg(long, default_value = "ideal,rram,pcm,ecram")]
     pub presets: String,
@@ -59,7 +59,28 @@ pub fn parse_arch(text: &str) -> Result<Vec<usize>, String> {
 
 pub fn main(args: Args) -> Result<(), crate::CliError> {
     let start = Instant::now();
-    let sizes = parse_arch(&args.arch)?;
+    let sizes = match (&args.netlist, &args.arch) {
+        (Some(net), arch) => {
+            let sizes = compare::netlist_sizes(net)?;
+            if let Some(a) = arch
+                && parse_arch(a)? != sizes
+            {
+                return Err(format!(
+                    "--arch {a} does not match {}, whose layers are {}",
+                    net.display(),
+                    sizes
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join("-")
+                )
+                .into());
+            }
+            sizes
+        }
+        (None, Some(a)) => parse_arch(a)?,
+        (None, None) => vec![15, 10, 10, 5],
+    };
     let sweep = args.sweep.as_deref().map(Sweep::parse).transpose()?;
     let presets: Vec<String> = args
         .presets

@@ -218,9 +218,21 @@ pub struct RunRow {
     pub test_loss: f64,
     /// Percent, classification only.
     pub test_error: Option<f64>,
-    /// Mean angle between this configuration's and the ideal model's per-sample updates
-    /// (0 for the ideal model itself).
+    /// Mean angle between this configuration's wanted (rule-5) and the ideal model's
+    /// per-sample updates (0 for the ideal model itself).
     pub update_angle_deg: f64,
+    /// Mean angle between the weight change the devices made and the ideal model's SGD
+    /// step, per minibatch (0 for the ideal model).
+    #[serde(default)]
+    pub programmed_angle_deg: Option<f64>,
+    /// Mean ‖programmed change‖ / ‖ideal SGD step‖ per minibatch: the effective
+    /// learning-rate gain of the devices (1 for the ideal model).
+    #[serde(default)]
+    pub programmed_step_ratio: Option<f64>,
+    /// Mean component of the programmed change along the ideal SGD step, in units of that
+    /// step (1 for the ideal model): the learning-rate gain along the ideal direction.
+    #[serde(default)]
+    pub programmed_step_along: Option<f64>,
     /// Mean ‖e(T)‖ / ‖r_L* − r_L^−‖ (circuit).
     pub steady_state_error: Option<f64>,
     /// Mean settling time of ‖e‖ in seconds (circuit).
@@ -229,19 +241,22 @@ pub struct RunRow {
     pub energy_per_sample_j: Option<f64>,
 }
 
-pub const METRICS_HEADER: &str = "epoch,train_loss,test_loss,test_error,update_angle_deg,steady_state_error,settling_time_s,energy_per_sample_j";
+pub const METRICS_HEADER: &str = "epoch,train_loss,test_loss,test_error,update_angle_deg,programmed_angle_deg,programmed_step_ratio,programmed_step_along,steady_state_error,settling_time_s,energy_per_sample_j";
 
 impl RunRow {
     pub fn csv_row(&self) -> String {
         let f = |x: f64| format!("{x:.10e}");
         let o = |x: Option<f64>| x.map_or(String::new(), f);
         format!(
-            "{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{}",
             self.epoch,
             f(self.train_loss),
             f(self.test_loss),
             o(self.test_error),
             f(self.update_angle_deg),
+            o(self.programmed_angle_deg),
+            o(self.programmed_step_ratio),
+            o(self.programmed_step_along),
             o(self.steady_state_error),
             o(self.settling_time_s),
             o(self.energy_per_sample_j)
@@ -270,6 +285,10 @@ pub struct ExampleWaveforms {
 pub struct RunResult {
     pub config: Configuration,
     pub rows: Vec<RunRow>,
+    /// Test loss before training, of the weights as this configuration holds them (the
+    /// circuit: after programming the initial weights into its devices).
+    #[serde(default)]
+    pub initial_test_loss: Option<f64>,
     pub example: Option<ExampleWaveforms>,
     /// Why training stopped early, if it did.
     pub diverged: Option<String>,
@@ -395,7 +414,16 @@ fn train_ideal_model(
         feedback: FeedbackMode::Fixed,
         loss,
     };
-    let net = train::initial_network(&mc, &spec, c.sizes[0], *c.sizes.last().unwrap_or(&1));
+    let (mc, net) = match &c.netlist {
+        // The user's circuit: the ideal model starts from its weights with its `.learn`
+        // settings, so that both sides learn from the same point with the same rule.
+        Some(path) => netlist_model(path, mc, cfg)?,
+        None => {
+            let net = train::initial_network(&mc, &spec, c.sizes[0], *c.sizes.last().unwrap_or(&1));
+            (mc, net)
+        }
+    };
+    let initial_test_loss = Some(train::evaluate(&net, &data.test, loss).0);
     let mut rows = Vec::new();
     let result = train::train(
         &mc,
@@ -410,6 +438,9 @@ fn train_ideal_model(
                 test_loss: r.test_loss,
                 test_error: r.test_error,
                 update_angle_deg: 0.0,
+                programmed_angle_deg: Some(0.0),
+                programmed_step_ratio: Some(1.0),
+                programmed_step_along: Some(1.0),
                 steady_state_error: None,
                 settling_time_s: None,
                 energy_per_sample_j: None,
@@ -430,9 +461,41 @@ fn train_ideal_model(
     Ok(RunResult {
         config: cfg.clone(),
         rows,
+        initial_test_loss,
         example,
         diverged: result.diverged,
     })
+}
+
+/// The ideal model of a user's DFC netlist: its weights (W, b, Q) and the `.learn` card's
+/// λ, lr, clipping, k_p, α, τ ratio and controlled-phase length.
+fn netlist_model(
+    path: &Path,
+    mut mc: Config,
+    cfg: &Configuration,
+) -> Result<(Config, crate::ideal::Network), CompareError> {
+    let dc = crate::learn::cosim::DfcCircuit::load(path).map_err(|e| CompareError::Run {
+        name: cfg.name.clone(),
+        message: e.to_string(),
+    })?;
+    let l = &dc.learn;
+    let p = l.ideal_params();
+    mc.target_stepsize = l.lambda;
+    mc.lr = l.lr;
+    mc.clip_grad_norm = l.clip;
+    mc.k_p = p.k_p;
+    mc.alpha = p.alpha;
+    mc.time_constant_ratio = p.ratio;
+    mc.dt = p.dt;
+    mc.steps = p.steps;
+    Ok((mc, dc.network()))
+}
+
+/// Layer sizes of a user's DFC netlist (`dfcsim gen` form).
+pub fn netlist_sizes(path: &Path) -> Result<Vec<usize>, CompareError> {
+    crate::learn::cosim::DfcCircuit::load(path)
+        .map(|dc| dc.sizes)
+        .map_err(|e| CompareError::Spec(e.to_string()))
 }
 
 /// The ideal model's trajectory (reference Euler dynamics, time in τ_u) of one sample.
@@ -489,7 +552,7 @@ pub fn run_configuration(
 
 /// What makes two runs of a configuration the same: stored in `summary.json`.
 fn fingerprint(c: &Common, cfg: &Configuration) -> serde_json::Value {
-    serde_json::json!({ "common": c, "config": cfg, "format": 1 })
+    serde_json::json!({ "common": c, "config": cfg, "format": 2 })
 }
 
 /// `DIR/runs/NAME`.
@@ -506,12 +569,14 @@ pub fn load_finished(dir: &Path, c: &Common, cfg: &Configuration) -> Option<RunR
     }
     let rows: Vec<RunRow> = serde_json::from_value(v.get("rows")?.clone()).ok()?;
     let diverged = v.get("diverged").and_then(|d| d.as_str()).map(String::from);
+    let initial_test_loss = v.get("initial_test_loss").and_then(|x| x.as_f64());
     let example = std::fs::read_to_string(dir.join("example.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
     Some(RunResult {
         config: cfg.clone(),
         rows,
+        initial_test_loss,
         example,
         diverged,
     })
@@ -541,6 +606,7 @@ fn save_run(dir: &Path, c: &Common, r: &RunResult) -> Result<(), CompareError> {
         "fingerprint": fingerprint(c, &r.config),
         "name": r.config.name,
         "diverged": r.diverged,
+        "initial_test_loss": r.initial_test_loss,
         "final": r.rows.last(),
         "rows": r.rows,
     });

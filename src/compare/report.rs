@@ -26,6 +26,9 @@ pub struct ReportEntry {
     pub status: String,
     pub error: Option<String>,
     pub epochs_run: usize,
+    /// Test loss before training, of the weights as the configuration holds them (circuit:
+    /// after programming the initial weights into the devices).
+    pub initial_test_loss: Option<f64>,
     pub final_test_loss: Option<f64>,
     /// Percent, classification only.
     pub final_test_error: Option<f64>,
@@ -33,8 +36,18 @@ pub struct ReportEntry {
     pub gap_to_ideal: Option<f64>,
     /// final test loss / the ideal model's final test loss.
     pub ratio_to_ideal: Option<f64>,
-    /// Mean over epochs of the mean per-sample update angle to the ideal update (degrees).
+    /// Mean over epochs of the mean per-sample angle between the wanted update (the
+    /// circuit's rule-5 integral) and the ideal DFC update (degrees).
     pub mean_update_angle_deg: Option<f64>,
+    /// Mean over epochs of the per-minibatch angle between the weight change the devices
+    /// made and the ideal model's SGD step (degrees).
+    pub mean_programmed_angle_deg: Option<f64>,
+    /// Mean over epochs of ‖programmed change‖ / ‖ideal SGD step‖ (the devices'
+    /// effective learning-rate gain; 1 = ideal).
+    pub mean_programmed_step_ratio: Option<f64>,
+    /// Mean over epochs of the programmed change's component along the ideal SGD step, in
+    /// units of that step (the learning-rate gain along the ideal direction; 1 = ideal).
+    pub mean_programmed_step_along: Option<f64>,
     /// Last epoch's mean ‖e(T)‖ / ‖r_L* − r_L^−‖.
     pub steady_state_error: Option<f64>,
     /// Last epoch's mean settling time of ‖e‖ (s).
@@ -62,9 +75,16 @@ fn entry(o: &Outcome, reference_loss: Option<f64>) -> ReportEntry {
         };
     let last = res.and_then(|r| r.rows.last());
     let final_test_loss = last.map(|r| r.test_loss);
-    let angle = res
-        .filter(|r| !r.rows.is_empty())
-        .map(|r| r.rows.iter().map(|x| x.update_angle_deg).sum::<f64>() / r.rows.len() as f64);
+    let mean = |f: &dyn Fn(&super::RunRow) -> Option<f64>| -> Option<f64> {
+        let v: Vec<f64> = res?
+            .rows
+            .iter()
+            .filter_map(f)
+            .filter(|x| x.is_finite())
+            .collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    let angle = mean(&|x| Some(x.update_angle_deg));
     let (kind, preset) = match &cfg.kind {
         Kind::IdealModel => ("ideal-model".to_string(), None),
         Kind::Circuit { preset } => ("circuit".to_string(), Some(preset.clone())),
@@ -78,11 +98,15 @@ fn entry(o: &Outcome, reference_loss: Option<f64>) -> ReportEntry {
         status: status.into(),
         error,
         epochs_run: res.map_or(0, |r| r.rows.len()),
+        initial_test_loss: res.and_then(|r| r.initial_test_loss),
         final_test_loss,
         final_test_error: last.and_then(|r| r.test_error),
         gap_to_ideal: final_test_loss.zip(reference_loss).map(|(a, b)| a - b),
         ratio_to_ideal: final_test_loss.zip(reference_loss).map(|(a, b)| a / b),
         mean_update_angle_deg: angle,
+        mean_programmed_angle_deg: mean(&|x| x.programmed_angle_deg),
+        mean_programmed_step_ratio: mean(&|x| x.programmed_step_ratio),
+        mean_programmed_step_along: mean(&|x| x.programmed_step_along),
         steady_state_error: last.and_then(|r| r.steady_state_error),
         settling_time_s: last.and_then(|r| r.settling_time_s),
         energy_per_sample_j: last.and_then(|r| r.energy_per_sample_j),
@@ -101,15 +125,41 @@ fn wide_positive(values: impl Iterator<Item = f64>) -> bool {
     lo > 0.0 && hi / lo > 10.0
 }
 
+/// One configuration's curve over epochs. The reference (ideal model) is dashed so that a
+/// circuit lying on top of it (the ideal preset) leaves it visible.
 fn series(r: &RunResult, y: impl Fn(&super::RunRow) -> f64, markers: bool) -> Series {
     Series {
         label: r.config.name.clone(),
         x: r.rows.iter().map(|x| x.epoch as f64).collect(),
         y: r.rows.iter().map(y).collect(),
         color: r.config.color,
-        line: LineKind::Solid,
+        line: if r.config.is_reference() {
+            LineKind::Dashed
+        } else {
+            LineKind::Solid
+        },
         markers,
     }
+}
+
+/// `curve` of every configuration, the reference drawn last (on top).
+fn curves(done: &[&RunResult], curve: impl Fn(&RunResult) -> Series) -> Vec<Series> {
+    let mut v: Vec<(bool, Series)> = done
+        .iter()
+        .map(|r| (r.config.is_reference(), curve(r)))
+        .collect();
+    v.sort_by_key(|(reference, _)| *reference);
+    v.into_iter().map(|(_, s)| s).collect()
+}
+
+/// The test-loss curve with the loss before training as epoch 0.
+fn test_loss_series(r: &RunResult, markers: bool) -> Series {
+    let mut s = series(r, |x| x.test_loss, markers);
+    if let Some(l0) = r.initial_test_loss {
+        s.x.insert(0, 0.0);
+        s.y.insert(0, l0);
+    }
+    s
 }
 
 /// Draws `fig` as `stem.png` and `stem.svg` in `out`; returns the file names.
@@ -244,20 +294,19 @@ pub fn write_report(
     let mut plots = Vec::new();
     if !done.is_empty() {
         let markers = common.epochs <= 30;
-        let epoch = Axis::new("epoch", "");
+        let epoch = Axis::new("epoch", "").integer();
         let loss_fig = Figure::new(
             "Loss over training (same data, seed and schedule)",
             vec![
                 Panel {
-                    title: "test loss".into(),
+                    title: "test loss (epoch 0: before training, weights as programmed)".into(),
                     x: epoch.clone(),
                     y: Axis::new("test loss", "").log(wide_positive(
-                        done.iter().flat_map(|r| r.rows.iter().map(|x| x.test_loss)),
+                        done.iter()
+                            .flat_map(|r| r.rows.iter().map(|x| x.test_loss))
+                            .chain(done.iter().filter_map(|r| r.initial_test_loss)),
                     )),
-                    series: done
-                        .iter()
-                        .map(|r| series(r, |x| x.test_loss, markers))
-                        .collect(),
+                    series: curves(&done, |r| test_loss_series(r, markers)),
                 },
                 Panel {
                     title: "train loss (mean over the epoch)".into(),
@@ -266,25 +315,55 @@ pub fn write_report(
                         done.iter()
                             .flat_map(|r| r.rows.iter().map(|x| x.train_loss)),
                     )),
-                    series: done
-                        .iter()
-                        .map(|r| series(r, |x| x.train_loss, markers))
-                        .collect(),
+                    series: curves(&done, |r| series(r, |x| x.train_loss, markers)),
                 },
             ],
         );
         plots.extend(both(out, "loss", |p| plot::lines(&loss_fig, p))?);
+        let ratios = || {
+            done.iter()
+                .flat_map(|r| r.rows.iter().filter_map(|x| x.programmed_step_ratio))
+        };
         let angle_fig = Figure::new(
-            "Angle between each configuration's update and the ideal DFC update",
-            vec![Panel {
-                title: "mean per-sample update angle".into(),
-                x: epoch,
-                y: Axis::new("update angle", "°"),
-                series: done
-                    .iter()
-                    .map(|r| series(r, |x| x.update_angle_deg, markers))
-                    .collect(),
-            }],
+            "Updates of each configuration against the ideal DFC update",
+            vec![
+                Panel {
+                    title: "wanted update (rule 5 in the circuit) vs ideal DFC update, per sample"
+                        .into(),
+                    x: epoch.clone(),
+                    y: Axis::new("angle", "°"),
+                    series: curves(&done, |r| series(r, |x| x.update_angle_deg, markers)),
+                },
+                Panel {
+                    title: "programmed update (what the devices did) vs ideal SGD step, per minibatch"
+                        .into(),
+                    x: epoch.clone(),
+                    y: Axis::new("angle", "°"),
+                    series: curves(&done, |r| {
+                        series(r, |x| x.programmed_angle_deg.unwrap_or(f64::NAN), markers)
+                    }),
+                },
+                Panel {
+                    title: "‖programmed update‖ / ‖ideal SGD step‖ (effective learning-rate gain)"
+                        .into(),
+                    x: epoch.clone(),
+                    y: Axis::new("step ratio", "").log(
+                        wide_positive(ratios()) && ratios().all(|x| !x.is_finite() || x > 0.0),
+                    ),
+                    series: curves(&done, |r| {
+                        series(r, |x| x.programmed_step_ratio.unwrap_or(f64::NAN), markers)
+                    }),
+                },
+                Panel {
+                    title: "programmed update along the ideal step, in ideal steps (learning-rate gain along the ideal direction)"
+                        .into(),
+                    x: epoch,
+                    y: Axis::new("step along ideal", ""),
+                    series: curves(&done, |r| {
+                        series(r, |x| x.programmed_step_along.unwrap_or(f64::NAN), markers)
+                    }),
+                },
+            ],
         );
         plots.extend(both(out, "angle", |p| plot::lines(&angle_fig, p))?);
         let classification = done
@@ -349,6 +428,8 @@ fn sweep_figure(param: &str, done: &[&RunResult], reference: Option<&RunResult>)
     // (family name, colour, (swept value, final test loss) points)
     type Family = (String, usize, Vec<(f64, f64)>);
     let mut families: Vec<Family> = Vec::new();
+    // Each point also as its own dot in its configuration's colour (as in the other plots).
+    let mut dots: Vec<Series> = Vec::new();
     for r in done {
         let (Some((_, v)), Some(last)) = (&r.config.sweep, r.rows.last()) else {
             continue;
@@ -357,6 +438,14 @@ fn sweep_figure(param: &str, done: &[&RunResult], reference: Option<&RunResult>)
             Kind::IdealModel => "ideal-model".to_string(),
             Kind::Circuit { preset } => format!("circuit-{preset}"),
         };
+        dots.push(Series {
+            label: r.config.name.clone(),
+            x: vec![*v],
+            y: vec![last.test_loss],
+            color: r.config.color,
+            line: LineKind::Solid,
+            markers: true,
+        });
         match families.iter_mut().find(|f| f.0 == family) {
             Some(f) => f.2.push((*v, last.test_loss)),
             None => families.push((family, r.config.color, vec![(*v, last.test_loss)])),
@@ -386,10 +475,11 @@ fn sweep_figure(param: &str, done: &[&RunResult], reference: Option<&RunResult>)
                 y: pts.iter().map(|p| p.1).collect(),
                 color,
                 line: LineKind::Solid,
-                markers: true,
+                markers: false,
             }
         })
         .collect();
+    series.extend(dots);
     if let Some(rl) = reference.and_then(|r| r.rows.last()) {
         series.push(Series {
             label: "ideal-model (unswept)".into(),
@@ -428,25 +518,51 @@ pub fn markdown(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "| configuration | status | final test loss | test error [%] | gap to ideal | ratio to ideal | mean update angle [°] | steady-state error | settling time [s] | energy/sample [J] |"
+        "| configuration | status | initial test loss | final test loss | test error [%] | gap to ideal | ratio to ideal | wanted-update angle [°] | programmed-update angle [°] | step ratio | step along ideal | steady-state error | settling time [s] | energy/sample [J] |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    let deg = |v: Option<f64>| v.map_or("–".into(), |x| format!("{x:.2}"));
     for e in &r.configurations {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             e.name,
             e.status,
+            cell(e.initial_test_loss),
             cell(e.final_test_loss),
             e.final_test_error.map_or("–".into(), |x| format!("{x:.2}")),
             cell(e.gap_to_ideal),
             e.ratio_to_ideal.map_or("–".into(), |x| format!("{x:.3}")),
-            e.mean_update_angle_deg
-                .map_or("–".into(), |x| format!("{x:.2}")),
+            deg(e.mean_update_angle_deg),
+            deg(e.mean_programmed_angle_deg),
+            e.mean_programmed_step_ratio
+                .map_or("–".into(), |x| format!("{x:.3}")),
+            e.mean_programmed_step_along
+                .map_or("–".into(), |x| format!("{x:.3}")),
             cell(e.steady_state_error),
             cell(e.settling_time_s),
             cell(e.energy_per_sample_j),
         );
+    }
+    let _ = writeln!(
+        s,
+        "\nInitial test loss: before any update, with the weights as each configuration holds them \
+         (a circuit: after programming the initial weights into its devices). Wanted-update angle: \
+         per sample, the circuit's rule-5 update against the ideal model's DFC update for the same \
+         weights. Programmed-update angle and step ratio: per minibatch, the weight change the \
+         devices made against the ideal model's SGD step (same lr, λ, clipping); step ratio = \
+         ‖programmed‖/‖ideal step‖, step along ideal = its component along the ideal step in \
+         units of that step (1 = ideal; above 1 the devices act as a larger learning rate).",
+    );
+    let notes = notes(r);
+    if !notes.is_empty() {
+        let _ = writeln!(s, "\n## Reading the numbers\n");
+        for n in notes {
+            let _ = writeln!(s, "- {n}");
+        }
     }
     let failed: Vec<&ReportEntry> = r
         .configurations
@@ -464,6 +580,58 @@ pub fn markdown(r: &Report) -> String {
         let _ = writeln!(s, "![{p}]({p})\n");
     }
     s
+}
+
+/// Findings that change how the table reads: a configuration that starts from a different
+/// loss than the ideal model (its devices could not hold the initial weights), and devices
+/// whose weight changes are far from the ideal step in size or direction.
+pub fn notes(r: &Report) -> Vec<String> {
+    let reference = r
+        .configurations
+        .iter()
+        .find(|e| e.kind == "ideal-model" && e.sweep_param.is_none());
+    let ref_init = reference.and_then(|e| e.initial_test_loss);
+    let mut out = Vec::new();
+    for e in r.configurations.iter().filter(|e| e.kind == "circuit") {
+        if let (Some(a), Some(b), Some(f)) = (e.initial_test_loss, ref_init, e.final_test_loss)
+            && (a / b - 1.0).abs() > 0.01
+        {
+            out.push(format!(
+                "`{}` starts from test loss {a:.4} before any update, the ideal model from {b:.4}: \
+                 programming the initial weights into its devices changed them (device bounds with \
+                 device-to-device spread, write noise). Its final loss and the gap to ideal include \
+                 this different start; from its own start it went {a:.4} → {f:.4} ({:+.1} %).",
+                e.name,
+                100.0 * (f / a - 1.0)
+            ));
+        }
+        if let (Some(q), Some(angle), Some(along)) = (
+            e.mean_programmed_step_ratio,
+            e.mean_programmed_angle_deg,
+            e.mean_programmed_step_along,
+        ) && (!(1.0 / 1.5..=1.5).contains(&q) || !(1.0 / 1.5..=1.5).contains(&along))
+        {
+            out.push(format!(
+                "`{}`: its devices change the weights by {q:.2}× the ideal SGD step, at {angle:.1}° \
+                 from it{}; along the ideal direction they move {along:.2}× the ideal step, i.e. \
+                 they act as a learning rate {along:.2}× the set one{}.",
+                e.name,
+                if angle > 60.0 {
+                    " (mostly random: write noise redrawn at every programming, cycle-to-cycle \
+                     pulse noise, pulse quantisation)"
+                } else {
+                    ""
+                },
+                if along > 1.0 && q > 3.0 {
+                    " plus a random walk; a lower loss than the ideal model in a short run comes \
+                     from this larger effective step, not from better updates"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    out
 }
 
 /// Paths of the PNG plots of a report in `out` (for callers that show them).

@@ -60,9 +60,7 @@ impl NoisePlan {
             )));
         }
         Ok(NoisePlan {
-            temp_kelvin: periphery
-                .thermal_noise
-                .then_some(periphery.temp_kelvin),
+            temp_kelvin: periphery.thermal_noise.then_some(periphery.temp_kelvin),
             en_v_per_rt_hz: cfg.hardware.opamp.en_v_per_rthz,
             nt_seconds: nt,
             seed: cfg.seed,

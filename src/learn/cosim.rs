@@ -1197,13 +1197,26 @@ pub struct EpochMetrics {
     pub fb_circuit_s_per_sample: f64,
     #[serde(default)]
     pub fb_ideal_s_per_sample: f64,
+    /// Mean angle between the weight change the devices made (read back after programming)
+    /// and the ideal model's SGD step for the same minibatch (same weights, lr, clipping).
+    #[serde(default)]
+    pub programmed_angle_deg: f64,
+    /// Mean ‖programmed weight change‖ / ‖ideal SGD step‖ per minibatch: the devices'
+    /// effective learning-rate gain (1 = ideal).
+    #[serde(default)]
+    pub programmed_step_ratio: f64,
+    /// Mean component of the programmed change along the ideal SGD step, in units of that
+    /// step (ratio × cos angle; 1 = ideal): the learning-rate gain along the ideal direction.
+    #[serde(default)]
+    pub programmed_step_along: f64,
 }
 
 pub const METRICS_HEADER: &str = "epoch,train_loss,test_loss,test_error,update_angle_deg,\
 steady_state_error,settling_time_tau,settling_time_s,energy_sources_j,energy_programming_j,\
 energy_conversion_j,energy_total_j,pulses,seconds,circuit_s_per_sample,ideal_s_per_sample,\
 energy_static_j,energy_dac_j,energy_adc_j,energy_crossbar_j,\
-condition_2,fb_angle_deg,fb_samples,fb_circuit_s_per_sample,fb_ideal_s_per_sample";
+condition_2,fb_angle_deg,fb_samples,fb_circuit_s_per_sample,fb_ideal_s_per_sample,\
+programmed_angle_deg,programmed_step_ratio,programmed_step_along";
 
 impl EpochMetrics {
     pub fn csv_row(&self) -> String {
@@ -1234,6 +1247,9 @@ impl EpochMetrics {
             self.fb_samples.to_string(),
             f(self.fb_circuit_s_per_sample),
             f(self.fb_ideal_s_per_sample),
+            f(self.programmed_angle_deg),
+            f(self.programmed_step_ratio),
+            f(self.programmed_step_along),
         ]
         .join(",")
     }
@@ -1386,6 +1402,10 @@ pub struct TrainRun {
     pub first_epoch: usize,
     pub samples: usize,
     pub test_samples: usize,
+    /// Test loss of the weights training started from: the netlist's weights as the
+    /// devices hold them after programming (clipping, device-to-device bounds, write noise),
+    /// or the resumed checkpoint's.
+    pub initial_test_loss: f64,
 }
 
 /// Trains the circuit's plastic crossbars for `opts.epochs` epochs (continuing after
@@ -1405,9 +1425,21 @@ pub fn train(
     dc: &mut DfcCircuit,
     opts: &TrainOptions,
     resume: Option<Checkpoint>,
-    mut on_epoch: impl FnMut(&EpochMetrics, &Checkpoint) -> Result<(), CosimError>,
+    on_epoch: impl FnMut(&EpochMetrics, &Checkpoint) -> Result<(), CosimError>,
 ) -> Result<TrainRun, CosimError> {
     let splits = student_teacher_data(&dc.sizes, opts.seed, opts.samples, opts.test_samples);
+    train_on(dc, opts, &splits, resume, on_epoch)
+}
+
+/// [`train`] on given data (the first `opts.samples` training and `opts.test_samples` test
+/// samples of `splits`), so that several runs can share one data set.
+pub fn train_on(
+    dc: &mut DfcCircuit,
+    opts: &TrainOptions,
+    splits: &crate::ideal::data::Splits,
+    resume: Option<Checkpoint>,
+    mut on_epoch: impl FnMut(&EpochMetrics, &Checkpoint) -> Result<(), CosimError>,
+) -> Result<TrainRun, CosimError> {
     let n_train = opts.samples.min(splits.train.len());
     let n_test = opts.test_samples.min(splits.test.len());
     if n_train == 0 {
@@ -1471,7 +1503,23 @@ pub fn train(
         }
         first_epoch = ck.epoch + 1;
         rows = ck.metrics;
+    } else {
+        // The circuit starts from what the devices (W and plastic Q) hold after programming
+        // the netlist's weights (clipped into their bounds, write noise), not from the
+        // netlist's values.
+        let mut read_rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x1417_AD0B);
+        let bars = dc.w.iter_mut().chain(dc.q.iter_mut());
+        for (cb, dev) in bars.zip(devices.iter().chain(&devices_q)) {
+            if let Some(dev) = dev {
+                dev.plus.read_conductances(&mut read_rng, &mut cb.gp);
+                dev.minus.read_conductances(&mut read_rng, &mut cb.gn);
+                for g in cb.gp.iter_mut().chain(cb.gn.iter_mut()) {
+                    *g = g.max(G_FLOOR);
+                }
+            }
+        }
     }
+    let initial_test_loss = crate::ideal::train::evaluate(&dc.network(), &test, dc.learn.loss).0;
     let batch = opts.batch.max(1);
     let pulse_energy = opts.device.pulse_energy;
     let conversions_per_sample = (dc.sizes[0] + 2 * dc.sizes[dc.layers()]) as f64;
@@ -1514,6 +1562,8 @@ pub fn train(
         let (mut sse_sum, mut settle_sum, mut energy_sum) = (0.0, 0.0, 0.0);
         let (mut crossbar_sum, mut adc_sum) = (0.0, 0u64);
         let (mut pulses, mut t_circuit, mut t_ideal) = (fb.pulses, 0.0, 0.0);
+        let (mut prog_angle_sum, mut prog_ratio_sum, mut prog_n) = (0.0, 0.0, 0usize);
+        let mut prog_along_sum = 0.0;
         let order: Vec<usize> = (0..n_train).collect();
         for chunk in order.chunks(batch) {
             let net = dc.network();
@@ -1530,10 +1580,11 @@ pub fn train(
                 }
                 let t1 = Instant::now();
                 let cmp = compare_with_ideal(&net, &dcr.learn, x, y, chunk.len(), &out.grad);
-                Ok((out, cmp.angle_deg, tc, seconds_since(t1)))
+                Ok((out, cmp.angle_deg, cmp.ideal, tc, seconds_since(t1)))
             })?;
             let mut sum: Option<ParamGrads> = None;
-            for ((out, angle, tc, ti), &s) in outs.into_iter().zip(chunk) {
+            let mut ideal_sum: Option<ParamGrads> = None;
+            for ((out, angle, ideal, tc, ti), &s) in outs.into_iter().zip(chunk) {
                 if let Some(wdir) = opts
                     .waveform_dir
                     .as_ref()
@@ -1548,6 +1599,10 @@ pub fn train(
                 if angle.is_finite() {
                     angle_sum += angle;
                     angle_n += 1;
+                }
+                match ideal_sum.as_mut() {
+                    None => ideal_sum = Some(ideal),
+                    Some(a) => a.add_assign(&ideal),
                 }
                 loss_sum += out.loss;
                 sse_sum += out.steady_state_error;
@@ -1567,6 +1622,15 @@ pub fn train(
                 sum.expect("non-empty chunk"),
                 &mut prog_rng,
             );
+            if let Some(ideal) = ideal_sum {
+                let (angle, ratio) = programmed_vs_ideal(dc, &net, ideal, &plastic);
+                if angle.is_finite() && ratio.is_finite() {
+                    prog_angle_sum += angle;
+                    prog_ratio_sum += ratio;
+                    prog_along_sum += ratio * angle.to_radians().cos();
+                    prog_n += 1;
+                }
+            }
             t_circuit += seconds_since(t0);
         }
         let n = n_train as f64;
@@ -1611,6 +1675,9 @@ pub fn train(
             fb_samples: fb.samples,
             fb_circuit_s_per_sample: fb.t_circuit / fb_samples,
             fb_ideal_s_per_sample: fb.t_ideal / fb_samples,
+            programmed_angle_deg: mean_or_nan(prog_angle_sum, prog_n),
+            programmed_step_ratio: mean_or_nan(prog_ratio_sum, prog_n),
+            programmed_step_along: mean_or_nan(prog_along_sum, prog_n),
         };
         rows.push(row.clone());
         let mut crossbars = Vec::new();
@@ -1635,6 +1702,7 @@ pub fn train(
         first_epoch,
         samples: n_train,
         test_samples: n_test,
+        initial_test_loss,
     })
 }
 
@@ -1835,6 +1903,43 @@ pub fn source_energy(dc: &DfcCircuit, sim: &Simulator, wf: &crate::waveform::Wav
         prev = Some((row[0], power));
     }
     energy
+}
+
+fn mean_or_nan(sum: f64, n: usize) -> f64 {
+    if n > 0 { sum / n as f64 } else { f64::NAN }
+}
+
+/// (angle in degrees, norm ratio) between the weight change the devices made (the circuit's
+/// weights now minus `before`) and the ideal model's SGD step for the minibatch gradient
+/// `ideal` (same lr, λ and clipping), over the plastic layers' W and b.
+fn programmed_vs_ideal(
+    dc: &DfcCircuit,
+    before: &Network,
+    ideal: ParamGrads,
+    plastic: &[bool],
+) -> (f64, f64) {
+    let mut wanted = sgd_step(ideal, dc.learn.lr, dc.learn.lambda, true, dc.learn.clip);
+    let after = dc.network();
+    let mut done = ParamGrads::zeros_like(before);
+    for (i, (a, b)) in after.layers.iter().zip(&before.layers).enumerate() {
+        if !plastic[i] {
+            wanted.w[i].data.fill(0.0);
+            wanted.b[i].fill(0.0);
+            continue;
+        }
+        for (d, (x, y)) in done.w[i]
+            .data
+            .iter_mut()
+            .zip(a.w.data.iter().zip(&b.w.data))
+        {
+            *d = x - y;
+        }
+        for (d, (x, y)) in done.b[i].iter_mut().zip(a.b.iter().zip(&b.b)) {
+            *d = x - y;
+        }
+    }
+    let norm = |g: &ParamGrads| g.flatten().iter().map(|x| x * x).sum::<f64>().sqrt();
+    (angle_deg(&done, &wanted), norm(&done) / norm(&wanted))
 }
 
 fn tran_spec(circuit: &Circuit) -> Option<TranSpec> {

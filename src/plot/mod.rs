@@ -85,6 +85,8 @@ pub struct Axis {
     pub log: bool,
     /// Fixed range in SI units; `None` fits the data.
     pub range: Option<(f64, f64)>,
+    /// Only whole numbers are labelled (epochs, bits): no `1.5` ticks on a count axis.
+    pub integer: bool,
 }
 
 impl Axis {
@@ -97,6 +99,10 @@ impl Axis {
     }
     pub fn log(mut self, log: bool) -> Self {
         self.log = log;
+        self
+    }
+    pub fn integer(mut self) -> Self {
+        self.integer = true;
         self
     }
 }

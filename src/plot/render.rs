@@ -375,15 +375,27 @@ fn draw_panel<DB: DrawingBackend>(
     };
     let x_step = (x1 - x0) / 8.0;
     let y_step = (y1 - y0) / 6.0;
+    let x_integer = panel.x.integer && !xs.log;
     let x_fmt = |v: &f64| {
         if xs.log {
             format::compact(10f64.powf(*v))
+        } else if x_integer {
+            // Only whole-number ticks are labelled on a count axis.
+            let r = v.round();
+            if (v - r).abs() < 1e-9 * (1.0 + r.abs()) {
+                format!("{r:.0}")
+            } else {
+                String::new()
+            }
         } else {
             format::tick_label(*v, x_step)
         }
     };
     let x_labels = if xs.log {
         ((x1 - x0).ceil() as usize + 1).clamp(3, 10)
+    } else if x_integer {
+        // One tick per whole number when few, else plotters' round steps.
+        ((x1.floor() - x0.ceil()) as usize + 1).clamp(2, 11)
     } else {
         9
     };

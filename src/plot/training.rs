@@ -59,7 +59,8 @@ pub fn training_figure(metrics: &Waveforms) -> Result<Figure, PlotError> {
         )));
     }
     let x = metrics.column(0);
-    let x_axis = Axis::new(&metrics.signals[0].name, "");
+    let mut x_axis = Axis::new(&metrics.signals[0].name, "");
+    x_axis.integer = metrics.signals[0].name.eq_ignore_ascii_case("epoch");
     let markers = metrics.rows() <= 40;
     let mut grouped: Vec<(Group, Panel)> = Vec::new();
     for j in 1..metrics.width() {
