@@ -656,6 +656,41 @@ impl DfcCircuit {
         }
         Ok(sim)
     }
+
+    /// A simulator whose hardware noise sources (the netlist's TRNOISE sources) draw the
+    /// realisation `noise_seed` instead of the netlist's `.options seed`: every transient
+    /// of a training run sees fresh noise, reproducibly.
+    pub fn simulator_with_noise(&self, noise_seed: u64) -> Result<Simulator, CosimError> {
+        let mut sim = self.simulator()?;
+        for (k, el) in self.circuit.elements.iter().enumerate() {
+            let wave = match &el.kind {
+                ElementKind::VoltageSource { wave, .. }
+                | ElementKind::CurrentSource { wave, .. } => wave,
+                _ => continue,
+            };
+            if let Waveform::TrNoise(t) = wave {
+                let fresh = Waveform::TrNoise(t.with_seed(noise_seed, self.tran.tstop));
+                sim.set_source(k, fresh).map_err(|e| CosimError::Sim {
+                    sample: 0,
+                    source: e,
+                })?;
+            }
+        }
+        Ok(sim)
+    }
+}
+
+/// Seed of the hardware noise of one transient: distinct per (run seed, epoch, phase,
+/// sample), where phase 0 is the forward phase and 1 + r the r-th feedback epoch.
+pub fn hardware_noise_seed(seed: u64, epoch: usize, phase: usize, sample: usize) -> u64 {
+    // SplitMix64 finaliser over the packed indices: neighbouring samples get unrelated seeds.
+    let mut z = seed
+        ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (phase as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+        ^ (sample as u64).wrapping_mul(0x1656_67B1_9E37_79F9);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Figures of one sample's co-simulation.
@@ -1571,7 +1606,8 @@ pub fn train_on(
             let outs = par_samples(chunk, |_, s| {
                 let (x, y) = (splits.train.x.row(s), splits.train.y.row(s));
                 let t0 = Instant::now();
-                let mut sim = dcr.simulator()?;
+                let mut sim =
+                    dcr.simulator_with_noise(hardware_noise_seed(opts.seed, epoch, 0, s))?;
                 let mut plast = Plasticity::new(&dcr.sizes, &dcr.acts, dcr.learn.rule);
                 let mut out = run_sample(dcr, &mut sim, &mut plast, x, y, chunk.len(), s)?;
                 let tc = seconds_since(t0);
@@ -1770,7 +1806,8 @@ fn sleep_epoch(
         let dcr: &DfcCircuit = dc;
         let outs = par_samples(chunk, |pos, s| {
             let t0 = Instant::now();
-            let mut sim = dcr.simulator()?;
+            let hw_seed = hardware_noise_seed(ctx.seed, ctx.epoch, 1 + ctx.run, s);
+            let mut sim = dcr.simulator_with_noise(hw_seed)?;
             let o = sleep::run_sleep_sample(
                 dcr,
                 spec,
