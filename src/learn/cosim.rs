@@ -681,16 +681,12 @@ impl DfcCircuit {
 }
 
 /// Seed of the hardware noise of one transient: distinct per (run seed, epoch, phase,
-/// sample), where phase 0 is the forward phase and 1 + r the r-th feedback epoch.
+/// sample), where phase 0 is the forward phase and 1 + r the r-th feedback epoch. Salted so
+/// that it never equals the feedback phase's own noise seed of the same indices.
 pub fn hardware_noise_seed(seed: u64, epoch: usize, phase: usize, sample: usize) -> u64 {
-    // SplitMix64 finaliser over the packed indices: neighbouring samples get unrelated seeds.
-    let mut z = seed
-        ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ (phase as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
-        ^ (sample as u64).wrapping_mul(0x1656_67B1_9E37_79F9);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    const SALT: u64 = 0x6A09_E667_F3BC_C908;
+    let counter = ((epoch as u64) << 20) | phase as u64;
+    crate::ideal::feedback::sample_seed(seed ^ SALT, counter, sample)
 }
 
 /// Figures of one sample's co-simulation.
