@@ -242,3 +242,29 @@ fn clear_errors() {
     assert!(!ok && err.contains("/nonexistent.json"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Run from a directory without `netlists/models`, `gen --hardware rram` still finds the
+/// shipped preset (the source tree's `netlists/models`), and the netlist includes it.
+#[test]
+fn presets_are_found_from_any_working_directory() {
+    let dir = temp_dir("cwd");
+    let out = Command::new(env!("CARGO_BIN_EXE_dfcsim"))
+        .current_dir(&dir)
+        .args([
+            "gen",
+            "--arch",
+            "4-3-2",
+            "--hardware",
+            "rram",
+            "-o",
+            "net.cir",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let text = std::fs::read_to_string(dir.join("net.cir")).unwrap();
+    assert!(text.contains("rram preset"), "not the rram preset");
+    assert!(text.contains("rram.lib"), "no include of rram.lib");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -34,9 +34,10 @@ pub struct Args {
     /// Minibatch size, the same for every configuration.
     #[arg(long, default_value_t = 10)]
     pub batch: usize,
-    /// Directory of the hardware presets' `PRESET.lib` files.
-    #[arg(long, default_value = "netlists/models")]
-    pub models_dir: PathBuf,
+    /// Directory of the hardware presets' `PRESET.lib` files (default: ./netlists/models,
+    /// else the presets of the source tree dfcsim was built from).
+    #[arg(long)]
+    pub models_dir: Option<PathBuf>,
     /// Configurations trained at once (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub jobs: usize,
@@ -98,7 +99,7 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
         samples: args.samples,
         test_samples: args.test_samples,
         batch: args.batch,
-        models_dir: args.models_dir.clone(),
+        models_dir: super::models_dir(args.models_dir.as_deref()),
     };
     let stderr = Mutex::new(());
     let progress = |p: &Progress| {

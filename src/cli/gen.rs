@@ -15,9 +15,10 @@ pub struct Args {
     /// Hardware preset: reads MODELS_DIR/PRESET.lib (built-in `ideal` when absent).
     #[arg(long, default_value = "ideal")]
     pub hardware: String,
-    /// Directory of the preset libraries.
-    #[arg(long, default_value = "netlists/models")]
-    pub models_dir: PathBuf,
+    /// Directory of the hardware presets' `PRESET.lib` files (default: ./netlists/models,
+    /// else the presets of the source tree dfcsim was built from).
+    #[arg(long)]
+    pub models_dir: Option<PathBuf>,
     /// Task (sets the loss and the output nonlinearity): student-teacher.
     #[arg(long, default_value = "student-teacher")]
     pub task: String,
@@ -119,11 +120,12 @@ pub fn main(a: Args) -> Result<(), crate::CliError> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "net".into());
     let mut cfg = GenConfig::new(&stem);
-    cfg.hardware = Hardware::load(&a.hardware, &a.models_dir)?;
+    let models_dir = super::models_dir(a.models_dir.as_deref());
+    cfg.hardware = Hardware::load(&a.hardware, &models_dir)?;
     if cfg.hardware.lib.is_none() {
         eprintln!(
             "note: {} not found: built-in ideal preset (G in [1 µS, 50 µS], A0 = 1e6)",
-            a.models_dir.join("ideal.lib").display()
+            models_dir.join("ideal.lib").display()
         );
     }
     if let Some(lib) = &cfg.hardware.lib {
