@@ -132,7 +132,9 @@ fn shipped_presets_load_with_their_periphery() {
         let hw = Hardware::load(p, &models_dir()).unwrap();
         assert_eq!(hw.periphery.dac_bits, 7, "{p}");
         assert_eq!(hw.periphery.adc_bits, 9, "{p}");
-        // gbw and slew are off in the shipped cards (see the note in the .lib files)
+        // OPA388: 10 MHz, 5 V/µs (single pole with slew limit)
+        assert_eq!(hw.opamp.gbw_hz, Some(10e6), "{p}");
+        assert_eq!(hw.opamp.slew_v_per_s, Some(5e6), "{p}");
         assert!(hw.opamp.a0 < 1e9 && hw.opamp.vos_volts != 0.0 && hw.opamp.rails_volts.is_some());
         assert!(hw.opamp.en_v_per_rthz > 0.0 && hw.periphery.thermal_noise);
         assert!(hw.periphery.tanh_gain_sigma > 0.0 && hw.periphery.tanh_offset_sigma_volts > 0.0);
@@ -155,32 +157,33 @@ fn rram_preset_array_form_equals_flat_form() {
 }
 
 /// One neuron (`neuron_layer`, n = 1) with a single-pole op-amp, driven by a 0.2 V step
-/// through 100 kΩ, as an array device and as the flat form `dfcsim gen` writes for it;
+/// through 100 kΩ, as an array device and as the flat form `dfcsim gen` writes for it (input
+/// transconductance g_m = 1 mS into the pole node, C_p = g_m/(2π·GBW), R_o = A0/g_m);
 /// `slew` = 0 leaves the limit out. Returns (array, flat) netlist text.
 fn one_neuron(slew: f64) -> (String, String) {
-    let (a0, gbw, r_p) = (1e5, 20e6, 1e3);
-    let c_p = a0 / (2.0 * std::f64::consts::PI * gbw * r_p);
+    let (a0, gbw, g_m) = (1e5, 20e6, 1e-3);
+    let c_p = g_m / (2.0 * std::f64::consts::PI * gbw);
     let drive = "Vin in 0 PULSE(0 0.2 1u 1n 1n 50u 100u)\nRin in cff 100k\nRfb cfb 0 1meg\n";
     let tran = ".tran 10n 6u 0 10n\n.end\n";
     let array = format!(
         "one neuron, array form\n{drive}AN1 [cff] [cfb] [v] [vff] [vfb] [r] [rn] nl\n\
          .model nl neuron_layer(n=1 r_f=100k c_f=20p vs=0.2 phi=tanh a0={a0} gbw={gbw} slew={slew})\n{tran}"
     );
-    let limit = if slew > 0.0 {
-        let ir = "(V(g)-V(x))/1000";
+    let input_stage = if slew > 0.0 {
         format!(
-            "Boas x g I={ir}-min(max({ir},{}),{})\n",
+            "Boap 0 x I=min(max(-{g_m}*V(s),{}),{})\n",
             -c_p * slew,
             c_p * slew
         )
     } else {
-        String::new()
+        format!("Goap 0 x 0 s {g_m}\n")
     };
     let flat = format!(
         "one neuron, flat form\n{drive}Vsff cff s DC 0\nVsfb cfb s DC 0\nRf v s 100k\nCf v s 20p\n\
-         Eoag g 0 0 s {a0}\nRoap g x 1000\n{limit}Coap x 0 {c_p}\nEoa v 0 x 0 1\n\
+         {input_stage}Roap x 0 {}\nCoap x 0 {c_p}\nEoa v 0 x 0 1\n\
          Hff vff 0 Vsff -100k\nHfb vfb 0 Vsfb -100k\nBr r 0 V=0.2*tanh(V(v)/0.2)\n\
-         Ern rn 0 r 0 -1\n{tran}"
+         Ern rn 0 r 0 -1\n{tran}",
+        a0 / g_m
     );
     (array, flat)
 }

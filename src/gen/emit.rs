@@ -817,7 +817,11 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
     Ok(Generated { netlist: o, files })
 }
 
-/// Flat op-amp: vos source, optional single pole (GBW), optional output rails.
+/// Input-stage transconductance of the flat op-amp's pole stage (siemens); the array
+/// devices use the same value (`devices::array::opamp`).
+const GM_POLE: f64 = 1e-3;
+
+/// Flat op-amp: vos source, optional single pole (GBW), optional slew limit and rails.
 fn opamp(
     o: &mut String,
     op: &Opamp,
@@ -830,47 +834,57 @@ fn opamp(
     // offset and input noise in series with the non-inverting input
     let p = noise.opamp_input(o, name, inp, op.vos_volts);
     let a0 = num(op.a0);
-    match (op.gbw_hz, op.rails_volts) {
-        (None, None) => {
+    let x = match op.gbw_hz {
+        None if op.rails_volts.is_none() => {
             let _ = writeln!(o, "Eoa{name} {out} 0 {p} {inn} {a0}");
+            return;
         }
-        (gbw, rails) => {
-            // internal node x = A0/(1 + s/ωp) · (v+ − v−), pole at GBW/A0
+        None => {
             let _ = writeln!(o, "Eoa{name}g {name}_g 0 {p} {inn} {a0}");
-            let x = if let Some(g) = gbw {
-                let r = 1e3;
-                let c = op.a0 / (2.0 * std::f64::consts::PI * g * r);
-                let _ = writeln!(o, "Roa{name}p {name}_g {name}_x {}", num(r));
-                if let Some(sr) = op.slew_v_per_s {
-                    // slew limit: the current into C_p is clamped to ±C_p·SR; this source
-                    // takes the excess over the limit back out of the pole node (the
-                    // resistor keeps the DC path)
-                    let ir = format!("(V({name}_g)-V({name}_x))/{}", num(r));
+            format!("{name}_g")
+        }
+        Some(gbw) => {
+            // Pole stage: transconductance g_m into node x, loaded by the compensation
+            // capacitor C_p = g_m/(2π·GBW) and R_o = A0/g_m, so V(x) = A0·d/(1 + s·A0/(2π·GBW)).
+            // (No source branch carries C_p·dV/dt: Newton settles every unknown to the tight
+            // abstol of these netlists.)
+            let c = GM_POLE / (2.0 * std::f64::consts::PI * gbw);
+            let d = if p == "0" {
+                format!("(-V({inn}))")
+            } else {
+                format!("(V({p})-V({inn}))")
+            };
+            match op.slew_v_per_s {
+                // slew limit: the input-stage current is clamped to ±C_p·SR
+                Some(sr) => {
                     let _ = writeln!(
                         o,
-                        "Boa{name}s {name}_x {name}_g I={ir}-min(max({ir},{}),{})",
+                        "Boa{name}p 0 {name}_x I=min(max({}*{d},{}),{})",
+                        num(GM_POLE),
                         num(-c * sr),
                         num(c * sr)
                     );
                 }
-                let _ = writeln!(o, "Coa{name}p {name}_x 0 {}", num(c));
-                format!("{name}_x")
-            } else {
-                format!("{name}_g")
-            };
-            match rails {
-                Some((lo, hi)) => {
-                    let _ = writeln!(
-                        o,
-                        "Boa{name} {out} 0 V=min(max(V({x}),{}),{})",
-                        num(lo),
-                        num(hi)
-                    );
-                }
                 None => {
-                    let _ = writeln!(o, "Eoa{name} {out} 0 {x} 0 1");
+                    let _ = writeln!(o, "Goa{name}p 0 {name}_x {p} {inn} {}", num(GM_POLE));
                 }
             }
+            let _ = writeln!(o, "Roa{name}p {name}_x 0 {}", num(op.a0 / GM_POLE));
+            let _ = writeln!(o, "Coa{name}p {name}_x 0 {}", num(c));
+            format!("{name}_x")
+        }
+    };
+    match op.rails_volts {
+        Some((lo, hi)) => {
+            let _ = writeln!(
+                o,
+                "Boa{name} {out} 0 V=min(max(V({x}),{}),{})",
+                num(lo),
+                num(hi)
+            );
+        }
+        None => {
+            let _ = writeln!(o, "Eoa{name} {out} 0 {x} 0 1");
         }
     }
 }

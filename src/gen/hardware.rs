@@ -223,7 +223,9 @@ impl Card<'_> {
         let slew = Some(self.non_negative("slew", 0.0)?).filter(|&s| s > 0.0);
         if slew.is_some() && gbw_hz.is_none() {
             return Err(self.err(
-                "`slew` needs a pole: give `gbw` > 0 (the slew limit acts on the pole node)".into(),
+                "`slew` needs a pole: give `gbw` > 0 (the slew limit acts on the pole node), \
+                 or slew=0 for an op-amp without pole (e.g. a gbw sweep that includes 0)"
+                    .into(),
             ));
         }
         let rails_volts = match (self.num("vmin")?, self.num("vmax")?) {

@@ -1,27 +1,33 @@
 //! The op-amp of the array devices, exactly as `dfcsim gen --flat` writes it (SI units):
-//! d = V(+) + vos − V(−); without a pole y = A0·d, with a pole (GBW) an internal node x,
-//! R_p = 1 kΩ from the gain stage A0·d to x and C_p = A0/(2π·GBW·R_p) from x to ground,
-//! y = V(x); the output is an ideal source V(out) = clamp(y, vmin, vmax) (rails optional).
-//! A slew rate SR (`slew`, V/s, needs a pole) clamps the pole-stage current
-//! (A0·d − V(x))/R_p to ±C_p·SR, so dV(x)/dt never exceeds SR (the flat form's B source
-//! `I=min(max(…))`).
-//! The flat form's gain-stage node and offset source are ideal, so they are folded in.
+//! d = V(+) + vos − V(−); without a pole y = A0·d. With a pole (GBW) the classic
+//! two-stage macro-model: an input transconductance g_m = 1 mS drives the pole node x,
+//! loaded by C_p = g_m/(2π·GBW) (the compensation capacitor) and R_o = A0/g_m to ground,
+//! so V(x) = A0·d/(1 + s/ω_p) with ω_p = 2π·GBW/A0; y = V(x). The output is an ideal
+//! source V(out) = clamp(y, vmin, vmax) (rails optional).
+//! A slew rate SR (`slew`, V/s, needs a pole) clamps the input-stage current g_m·d to
+//! ±C_p·SR (the tail current charging the compensation capacitor), so dV(x)/dt never
+//! exceeds SR (the flat form's B source `I=min(max(…))`).
+//! The transconductance form has no branch current of order C_p·dV/dt among the unknowns
+//! (a gain source A0·d into R_p = 1 kΩ and a 0.4 mF capacitor had one, which Newton could
+//! not settle to abstol = 1e-15 A, so the flat DFC circuit stalled in dfcsim and ngspice).
+//! The flat form's offset source is ideal, so it is folded in.
 
 use super::Params;
 use crate::devices::{Charges, DeviceError, SlotBuilder};
 
-/// Resistor of the flat form's pole stage (ohms).
-const R_POLE: f64 = 1e3;
+/// Input-stage transconductance of the pole stage (siemens): sets C_p = g_m/(2π·GBW)
+/// (16 pF at 10 MHz, the scale of the neurons' C_f) and R_o = A0/g_m.
+pub(crate) const GM_POLE: f64 = 1e-3;
 
 /// Op-amp parameters (`a0`, `gbw` Hz (0 = no pole), `vos` V, `vmin`/`vmax` V).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct OpampModel {
     pub a0: f64,
-    /// Pole capacitor C_p in farads (with R_p = 1 kΩ), if a GBW is given.
+    /// Pole capacitor C_p = g_m/(2π·GBW) in farads, if a GBW is given.
     pub c_pole: Option<f64>,
     pub vos: f64,
     pub rails: Option<(f64, f64)>,
-    /// Largest pole-stage current C_p·SR (A), if a slew rate is given.
+    /// Largest input-stage current C_p·SR (A), if a slew rate is given.
     pub i_slew: Option<f64>,
 }
 
@@ -35,7 +41,7 @@ impl OpampModel {
         if gbw < 0.0 {
             return Err(p.err(format!("`gbw` must be ≥ 0 (0 = no pole), got {gbw}")));
         }
-        let c_pole = (gbw > 0.0).then(|| a0 / (2.0 * std::f64::consts::PI * gbw * R_POLE));
+        let c_pole = (gbw > 0.0).then(|| GM_POLE / (2.0 * std::f64::consts::PI * gbw));
         let rails = match (p.num("vmin")?, p.num("vmax")?) {
             (Some(lo), Some(hi)) if lo < hi => Some((lo, hi)),
             (Some(lo), Some(hi)) => {
@@ -146,19 +152,20 @@ impl Opamp {
         let y = match m.c_pole {
             Some(c) => {
                 let vx = x[self.x];
-                let g = 1.0 / R_POLE;
                 let (iq, gq) = ch.integrate(self.state, c * vx, c);
-                // pole-stage current into x, clamped by the slew limit
-                let i_p = g * (m.a0 * d - vx);
-                let (i_p, dg) = match m.i_slew {
-                    Some(lim) if i_p > lim => (lim, 0.0),
-                    Some(lim) if i_p < -lim => (-lim, 0.0),
-                    _ => (i_p, g),
+                // input-stage current into x, clamped by the slew limit; output conductance
+                // g_m/A0 to ground
+                let i_in = GM_POLE * d;
+                let (i_in, dg) = match m.i_slew {
+                    Some(lim) if i_in > lim => (lim, 0.0),
+                    Some(lim) if i_in < -lim => (-lim, 0.0),
+                    _ => (i_in, GM_POLE),
                 };
-                f[self.x] += iq - i_p;
-                jac[self.s_x_x] += gq + dg;
-                jac[self.s_x_inp] -= dg * m.a0;
-                jac[self.s_x_inn] += dg * m.a0;
+                let g_out = GM_POLE / m.a0;
+                f[self.x] += iq + g_out * vx - i_in;
+                jac[self.s_x_x] += gq + g_out;
+                jac[self.s_x_inp] -= dg;
+                jac[self.s_x_inn] += dg;
                 vx
             }
             None => m.a0 * d,
