@@ -172,6 +172,17 @@ pub struct Simulator {
     /// Values at `dyn_positions` of the current factorisation.
     factored_dyn: Vec<f64>,
     factor_valid: bool,
+    /// Jacobian values of the current factorisation (the solve reads them: a chord
+    /// iteration solves with the factored matrix, not the current one).
+    jac_factored: Vec<f64>,
+    /// Chord Newton (transient): integration coefficient ag0 of the current
+    /// factorisation, Newton iterations it served, and its last measured contraction
+    /// rate (scaled update of an iteration over the previous one's).
+    factored_ag0: f64,
+    chord_uses: u32,
+    chord_rate: f64,
+    /// The next iteration refactors (the stale factorisation converged too slowly).
+    refactor_next: bool,
     /// Devices owning integration states (touched again after Newton converges).
     stateful: Vec<usize>,
     /// Element index owning each state.
@@ -318,6 +329,11 @@ impl Simulator {
             factored_dyn: vec![0.0; dyn_positions.len()],
             dyn_positions,
             factor_valid: false,
+            jac_factored: vec![0.0; nnz + 1],
+            factored_ag0: 0.0,
+            chord_uses: 0,
+            chord_rate: 1.0,
+            refactor_next: false,
             ran: false,
             last_step_was_split: false,
             lu,
@@ -455,6 +471,7 @@ impl Simulator {
             gshunt: 0.0,
             force_ic: false,
             max_dv: None,
+            chord: false,
         };
         self.assemble(&setup);
         // Full residual: the static part is J_static·x.

@@ -415,6 +415,7 @@ impl Simulator {
             gshunt: 0.0,
             force_ic: false,
             max_dv: None,
+            chord: true,
         };
         let it = &mut stats.newton_iterations;
         if method == Method::Trbdf2 && order == 2 {
