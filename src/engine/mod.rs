@@ -166,6 +166,10 @@ pub struct Simulator {
     /// Devices with constant Jacobian and residual J·x, stamped once into `jac_static`.
     static_devs: Vec<usize>,
     jac_static: Vec<f64>,
+    /// The non-zero entries of `jac_static` column by column, (row, value), with column
+    /// ranges in `static_ptr`: the residual's J_static·x product reads only these.
+    static_entries: Vec<(u32, f64)>,
+    static_ptr: Vec<usize>,
     static_dirty: bool,
     /// Jacobian positions non-static devices (and gmin/`.ic`) write, sorted.
     dyn_positions: Vec<usize>,
@@ -325,6 +329,8 @@ impl Simulator {
             dynamic,
             static_devs,
             jac_static: vec![0.0; nnz + 1],
+            static_entries: Vec::new(),
+            static_ptr: vec![0; n + 1],
             static_dirty: true,
             factored_dyn: vec![0.0; dyn_positions.len()],
             dyn_positions,

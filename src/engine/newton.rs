@@ -33,7 +33,7 @@ const CHORD_MAX_RATE: f64 = 0.3;
 /// such as DFC; 5 % keeps the chord contraction fast).
 const CHORD_MAX_AG0_RATIO: f64 = 1.05;
 /// Chord Newton: refactor after this many iterations on one factorisation.
-const CHORD_MAX_USES: u32 = 50;
+const CHORD_MAX_USES: u32 = 200;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum NewtonFailure {
@@ -74,6 +74,17 @@ impl Simulator {
                 &mut scratch_f,
                 &mut self.jac_static,
             );
+        }
+        self.static_entries.clear();
+        let p = self.lu.pattern();
+        for c in 0..self.n {
+            for k in p.col_ptr[c]..p.col_ptr[c + 1] {
+                let v = self.jac_static[k];
+                if v != 0.0 {
+                    self.static_entries.push((p.row_idx[k] as u32, v));
+                }
+            }
+            self.static_ptr[c + 1] = self.static_entries.len();
         }
         self.static_dirty = false;
     }
@@ -208,15 +219,13 @@ impl Simulator {
             }
             // Correction form: J·dx = −F(x) with F = J_static·x + f_dyn, so that rounding
             // errors scale with the (vanishing) residual, not with |x|.
-            for k in 0..n {
-                self.dx[k] = -self.f[k];
+            for (d, f) in self.dx[..n].iter_mut().zip(&self.f[..n]) {
+                *d = -f;
             }
-            let p = self.lu.pattern();
-            for c in 0..n {
-                let xc = self.x[c];
+            for (&xc, w) in self.x[..n].iter().zip(self.static_ptr.windows(2)) {
                 if xc != 0.0 {
-                    for k in p.col_ptr[c]..p.col_ptr[c + 1] {
-                        self.dx[p.row_idx[k]] -= self.jac_static[k] * xc;
+                    for &(r, v) in &self.static_entries[w[0]..w[1]] {
+                        self.dx[r as usize] -= v * xc;
                     }
                 }
             }

@@ -35,6 +35,9 @@ impl TranSpec {
     }
 }
 
+/// A step that the error control would grow by less than this factor keeps its size.
+const HOLD_GROWTH: f64 = 1.5;
+
 /// Copies of the history, to undo the intermediate rotation of a rejected TR-BDF2 step.
 struct Backup {
     q: [Vec<f64>; 3],
@@ -333,6 +336,11 @@ impl Simulator {
                             order = 2;
                             new_h = h2;
                         }
+                    }
+                    // Hold h when the error control offers only a small growth: the chord
+                    // Newton then keeps its factorisation (C/h unchanged) for the next step.
+                    if !landing && new_h > h_now && new_h < HOLD_GROWTH * h_now {
+                        new_h = h_now;
                     }
                     break new_h;
                 }
