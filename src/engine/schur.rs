@@ -181,7 +181,10 @@ impl SchurLu {
             .order
             .iter()
             .zip(&row_max)
-            .find(|&(&(piv, _), &m)| !(a[piv].abs() >= PIVOT_THRESHOLD * m) || a[piv] == 0.0)
+            .find(|&(&(piv, _), &m)| {
+                let v = a[piv].abs();
+                v == 0.0 || v.is_nan() || v < PIVOT_THRESHOLD * m
+            })
             .map(|(&(_, p), _)| p);
         self.work1 = row_max;
         if let Some(p) = small {
