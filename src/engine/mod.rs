@@ -187,6 +187,8 @@ pub struct Simulator {
     chord_rate: f64,
     /// The next iteration refactors (the stale factorisation converged too slowly).
     refactor_next: bool,
+    /// Chord Newton allowed in transients (default); off: full Newton every iteration.
+    chord_enabled: bool,
     /// Devices owning integration states (touched again after Newton converges).
     stateful: Vec<usize>,
     /// Element index owning each state.
@@ -340,6 +342,7 @@ impl Simulator {
             chord_uses: 0,
             chord_rate: 1.0,
             refactor_next: false,
+            chord_enabled: true,
             ran: false,
             last_step_was_split: false,
             lu,
@@ -357,6 +360,13 @@ impl Simulator {
             q: std::array::from_fn(|_| vec![0.0; n_states]),
             iq: std::array::from_fn(|_| vec![0.0; n_states]),
         })
+    }
+
+    /// Allows (default) or forbids chord Newton in transients: with it, the LU is kept
+    /// across Newton iterations and steps while it contracts fast; without, every
+    /// iteration whose Jacobian changed refactors (for comparisons and diagnostics).
+    pub fn set_chord_newton(&mut self, on: bool) {
+        self.chord_enabled = on;
     }
 
     /// Number of MNA unknowns (node voltages + branch currents).

@@ -167,7 +167,11 @@ impl Simulator {
         let reltol = self.options.reltol;
         let vntol = self.options.vntol;
         let abstol = self.options.abstol;
-        let chord = s.chord && !self.linear && s.max_dv.is_none() && n >= CHORD_MIN_UNKNOWNS;
+        let chord = s.chord
+            && self.chord_enabled
+            && !self.linear
+            && s.max_dv.is_none()
+            && n >= CHORD_MIN_UNKNOWNS;
         // Scaled update of the previous iteration (contraction estimate).
         let mut prev_ratio = f64::INFINITY;
         for iter in 1..=s.max_iter {
