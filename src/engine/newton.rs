@@ -32,10 +32,12 @@ const CHORD_MAX_RATE: f64 = 0.3;
 /// this factor since the factorisation (C/h dominates the Jacobian of RC-type circuits
 /// such as DFC; 5 % keeps the chord contraction fast).
 const CHORD_MAX_AG0_RATIO: f64 = 1.05;
-/// Chord Newton only for circuits of at least this many unknowns: below, a factorisation
-/// costs about a solve, and full Newton's quadratic convergence leaves the accepted
-/// solution far inside the tolerance (e.g. two forms of one small circuit agree to 1e-9 V).
-const CHORD_MIN_UNKNOWNS: usize = 64;
+/// Chord Newton only when the block triangular form has a block of at least this many
+/// unknowns: otherwise a factorisation (pivot checks of scalar blocks, small blocks) costs
+/// about a solve and chord iterations only add work, and full Newton's quadratic
+/// convergence leaves the accepted solution far inside the tolerance (e.g. two forms of
+/// one small circuit agree to 1e-9 V).
+const CHORD_MIN_BLOCK: usize = 32;
 /// Chord Newton: refactor after this many iterations on one factorisation.
 const CHORD_MAX_USES: u32 = 200;
 
@@ -171,7 +173,7 @@ impl Simulator {
             && self.chord_enabled
             && !self.linear
             && s.max_dv.is_none()
-            && n >= CHORD_MIN_UNKNOWNS;
+            && self.lu.largest_block >= CHORD_MIN_BLOCK;
         // Scaled update of the previous iteration (contraction estimate).
         let mut prev_ratio = f64::INFINITY;
         for iter in 1..=s.max_iter {
