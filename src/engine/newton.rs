@@ -169,11 +169,7 @@ impl Simulator {
         let reltol = self.options.reltol;
         let vntol = self.options.vntol;
         let abstol = self.options.abstol;
-        let chord = s.chord
-            && self.chord_enabled
-            && !self.linear
-            && s.max_dv.is_none()
-            && self.lu.largest_block >= CHORD_MIN_BLOCK;
+        let chord = s.chord && s.max_dv.is_none() && self.chord_applies();
         // Scaled update of the previous iteration (contraction estimate).
         let mut prev_ratio = f64::INFINITY;
         for iter in 1..=s.max_iter {
@@ -286,6 +282,11 @@ impl Simulator {
             }
         }
         Err(NewtonFailure::NoConvergence(0))
+    }
+
+    /// Whether transients of this circuit use chord Newton (see [`CHORD_MIN_BLOCK`]).
+    pub(super) fn chord_applies(&self) -> bool {
+        self.chord_enabled && !self.linear && self.lu.largest_block >= CHORD_MIN_BLOCK
     }
 
     /// Picks the unknown to blame for a singular matrix: a structurally reported one, else
