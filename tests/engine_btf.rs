@@ -154,3 +154,35 @@ fn zero_matched_pivot_falls_back_to_pivoting() {
         assert!((a - b).abs() < 1e-12, "{x:?} vs {reference:?}");
     }
 }
+
+#[test]
+fn schur_block_returns_after_a_temporary_small_pivot() {
+    // The same 3×3 cycle with its matched diagonal entry (0, 0) set to 0, to a tiny value
+    // (a gain ramping up from 0: unsafe without pivoting) and to a normal value.
+    let pairs = vec![(0, 0), (0, 1), (1, 1), (1, 2), (2, 2), (2, 0)];
+    let pattern = Pattern::from_pairs(3, &pairs, 0);
+    let mut lu = BtfLu::new(pattern.clone(), &[true; 6]).unwrap();
+    for (a00, kinds) in [
+        (0.0, (0, 0, 1)),
+        (1e-12, (0, 0, 1)),
+        (2.0, (0, 1, 0)),
+        (0.0, (0, 0, 1)),
+        (0.5, (0, 1, 0)),
+    ] {
+        let vals = [a00, 1.0, 2.0, 1.0, 3.0, 1.0];
+        let mut values = vec![0.0; pattern.nnz() + 1];
+        let mut dense = vec![vec![0.0; 3]; 3];
+        for (&(r, c), &v) in pairs.iter().zip(&vals) {
+            values[pattern.position(r, c).unwrap()] = v;
+            dense[r][c] = v;
+        }
+        lu.factor(&values).unwrap();
+        assert_eq!(lu.block_kinds(), kinds, "a00 = {a00}");
+        let mut x = vec![1.0, 2.0, 3.0];
+        lu.solve(&values, &mut x);
+        let reference = dense_solve(dense, vec![1.0, 2.0, 3.0]);
+        for (a, b) in x.iter().zip(&reference) {
+            assert!((a - b).abs() < 1e-12, "a00 = {a00}: {x:?} vs {reference:?}");
+        }
+    }
+}

@@ -24,11 +24,17 @@ enum Block {
 #[derive(Debug)]
 enum BlockLu {
     /// Small feedback set + acyclic rest (no fill); the block entries are kept to build
-    /// the general LU if a matched pivot turns out to be zero.
+    /// the general LU when a matched pivot turns out to be zero. Such a zero is often
+    /// temporary (e.g. a gain switched off during part of a transient), so every
+    /// factorisation tries the Schur form first and `on_fallback` says which one the solve
+    /// must use.
     Schur {
         schur: Box<SchurLu>,
         pairs: Vec<(usize, usize)>,
         gpos: Vec<usize>,
+        /// The general LU (a `Sparse` variant), built on the first zero pivot.
+        fallback: Option<Box<BlockLu>>,
+        on_fallback: bool,
     },
     /// General sparse LU; `gather[k]` is the global value position of block CSC entry k.
     Sparse {
@@ -170,6 +176,8 @@ impl BtfLu {
                         schur: Box::new(schur),
                         pairs,
                         gpos,
+                        fallback: None,
+                        on_fallback: false,
                     },
                     None => sparse_block(k, &pairs, &gpos)?,
                 };
@@ -195,20 +203,21 @@ impl BtfLu {
         &self.pattern
     }
 
-    /// Number of (scalar, feedback-set Schur, general sparse) blocks.
+    /// Number of (scalar, feedback-set Schur, general sparse) blocks, as used by the last
+    /// factorisation (a Schur block on its pivoting fallback counts as sparse).
     pub fn block_kinds(&self) -> (usize, usize, usize) {
         let mut k = (0, 0, 0);
         for b in &self.blocks {
             match b {
                 Block::Scalar { .. } => k.0 += 1,
                 Block::Multi {
-                    lu: BlockLu::Schur { .. },
+                    lu:
+                        BlockLu::Schur {
+                            on_fallback: false, ..
+                        },
                     ..
                 } => k.1 += 1,
-                Block::Multi {
-                    lu: BlockLu::Sparse { .. },
-                    ..
-                } => k.2 += 1,
+                Block::Multi { .. } => k.2 += 1,
             }
         }
         k
@@ -231,30 +240,29 @@ impl BtfLu {
                     }
                 }
                 Block::Multi { cols, lu, .. } => {
-                    let local_to_global = |j: usize| cols.get(j).copied();
-                    if let BlockLu::Schur { schur, pairs, gpos } = lu {
-                        match schur.factor(values) {
-                            Ok(()) => continue,
-                            // A zero matched pivot: switch this block to pivoting LU for good.
-                            Err(_) => *lu = sparse_block(cols.len(), pairs, gpos)?,
-                        }
-                    }
-                    if let BlockLu::Sparse {
-                        lu,
-                        gather,
-                        values: bv,
+                    if let BlockLu::Schur {
+                        schur,
+                        pairs,
+                        gpos,
+                        fallback,
+                        on_fallback,
                     } = lu
                     {
-                        for (v, &p) in bv.iter_mut().zip(gather.iter()) {
-                            *v = values[p];
+                        if schur.factor(values).is_ok() {
+                            *on_fallback = false;
+                            continue;
                         }
-                        lu.factor(bv).map_err(|e| match e {
-                            LuFailure::Structural(Some(j)) => {
-                                LuFailure::Structural(local_to_global(j))
-                            }
-                            other => other,
-                        })?;
+                        // A zero matched pivot: pivoting LU for this factorisation.
+                        if fallback.is_none() {
+                            *fallback = Some(Box::new(sparse_block(cols.len(), pairs, gpos)?));
+                        }
+                        *on_fallback = true;
+                        if let Some(f) = fallback.as_deref_mut() {
+                            factor_sparse(f, values, cols)?;
+                        }
+                        continue;
                     }
+                    factor_sparse(lu, values, cols)?;
                 }
             }
         }
@@ -296,6 +304,15 @@ impl BtfLu {
                         *v = self.scratch[r];
                     }
                     match lu {
+                        BlockLu::Schur {
+                            on_fallback: true,
+                            fallback: Some(f),
+                            ..
+                        } => {
+                            if let BlockLu::Sparse { lu, .. } = f.as_mut() {
+                                lu.solve(br);
+                            }
+                        }
                         BlockLu::Schur { schur, .. } => schur.solve(a, br),
                         BlockLu::Sparse { lu, .. } => lu.solve(br),
                     }
@@ -307,6 +324,26 @@ impl BtfLu {
         }
         self.solve_count += 1;
     }
+}
+
+/// Numeric factorisation of a `Sparse` block LU from the global `values`; `cols` maps
+/// the block's local columns to unknowns (for a structural-singularity report).
+fn factor_sparse(block: &mut BlockLu, values: &[f64], cols: &[usize]) -> Result<(), LuFailure> {
+    if let BlockLu::Sparse {
+        lu,
+        gather,
+        values: bv,
+    } = block
+    {
+        for (v, &p) in bv.iter_mut().zip(gather.iter()) {
+            *v = values[p];
+        }
+        lu.factor(bv).map_err(|e| match e {
+            LuFailure::Structural(Some(j)) => LuFailure::Structural(cols.get(j).copied()),
+            other => other,
+        })?;
+    }
+    Ok(())
 }
 
 /// General sparse LU of a block given its (local row, local col) entries and their

@@ -166,12 +166,29 @@ pub struct Simulator {
     /// Devices with constant Jacobian and residual J·x, stamped once into `jac_static`.
     static_devs: Vec<usize>,
     jac_static: Vec<f64>,
+    /// The non-zero entries of `jac_static` column by column, (row, value), with column
+    /// ranges in `static_ptr`: the residual's J_static·x product reads only these.
+    static_entries: Vec<(u32, f64)>,
+    static_ptr: Vec<usize>,
     static_dirty: bool,
     /// Jacobian positions non-static devices (and gmin/`.ic`) write, sorted.
     dyn_positions: Vec<usize>,
     /// Values at `dyn_positions` of the current factorisation.
     factored_dyn: Vec<f64>,
     factor_valid: bool,
+    /// Jacobian values of the current factorisation (the solve reads them: a chord
+    /// iteration solves with the factored matrix, not the current one).
+    jac_factored: Vec<f64>,
+    /// Chord Newton (transient): integration coefficient ag0 of the current
+    /// factorisation, Newton iterations it served, and its last measured contraction
+    /// rate (scaled update of an iteration over the previous one's).
+    factored_ag0: f64,
+    chord_uses: u32,
+    chord_rate: f64,
+    /// The next iteration refactors (the stale factorisation converged too slowly).
+    refactor_next: bool,
+    /// Chord Newton allowed in transients (default); off: full Newton every iteration.
+    chord_enabled: bool,
     /// Devices owning integration states (touched again after Newton converges).
     stateful: Vec<usize>,
     /// Element index owning each state.
@@ -314,10 +331,18 @@ impl Simulator {
             dynamic,
             static_devs,
             jac_static: vec![0.0; nnz + 1],
+            static_entries: Vec::new(),
+            static_ptr: vec![0; n + 1],
             static_dirty: true,
             factored_dyn: vec![0.0; dyn_positions.len()],
             dyn_positions,
             factor_valid: false,
+            jac_factored: vec![0.0; nnz + 1],
+            factored_ag0: 0.0,
+            chord_uses: 0,
+            chord_rate: 1.0,
+            refactor_next: false,
+            chord_enabled: true,
             ran: false,
             last_step_was_split: false,
             lu,
@@ -335,6 +360,13 @@ impl Simulator {
             q: std::array::from_fn(|_| vec![0.0; n_states]),
             iq: std::array::from_fn(|_| vec![0.0; n_states]),
         })
+    }
+
+    /// Allows (default) or forbids chord Newton in transients: with it, the LU is kept
+    /// across Newton iterations and steps while it contracts fast; without, every
+    /// iteration whose Jacobian changed refactors (for comparisons and diagnostics).
+    pub fn set_chord_newton(&mut self, on: bool) {
+        self.chord_enabled = on;
     }
 
     /// Number of MNA unknowns (node voltages + branch currents).
@@ -455,6 +487,7 @@ impl Simulator {
             gshunt: 0.0,
             force_ic: false,
             max_dv: None,
+            chord: false,
         };
         self.assemble(&setup);
         // Full residual: the static part is J_static·x.

@@ -19,7 +19,27 @@ pub(super) struct NewtonSetup {
     pub force_ic: bool,
     /// Largest node-voltage change per iteration (volts), if damped.
     pub max_dv: Option<f64>,
+    /// Chord (modified) Newton: iterate with the last factorisation while it contracts
+    /// fast, refactor when it does not (transient of a nonlinear circuit).
+    pub chord: bool,
 }
+
+/// Chord Newton: a stale factorisation is kept while the ratio of successive scaled
+/// updates stays below this (the error after an accepted update is then below
+/// rate/(1 − rate) of its tolerance, i.e. within it).
+const CHORD_MAX_RATE: f64 = 0.3;
+/// Chord Newton: refactor when the integration coefficient ag0 (∝ 1/h) moved by more than
+/// this factor since the factorisation (C/h dominates the Jacobian of RC-type circuits
+/// such as DFC; 5 % keeps the chord contraction fast).
+const CHORD_MAX_AG0_RATIO: f64 = 1.05;
+/// Chord Newton only when the block triangular form has a block of at least this many
+/// unknowns: otherwise a factorisation (pivot checks of scalar blocks, small blocks) costs
+/// about a solve and chord iterations only add work, and full Newton's quadratic
+/// convergence leaves the accepted solution far inside the tolerance (e.g. two forms of
+/// one small circuit agree to 1e-9 V).
+const CHORD_MIN_BLOCK: usize = 32;
+/// Chord Newton: refactor after this many iterations on one factorisation.
+const CHORD_MAX_USES: u32 = 200;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum NewtonFailure {
@@ -60,6 +80,17 @@ impl Simulator {
                 &mut scratch_f,
                 &mut self.jac_static,
             );
+        }
+        self.static_entries.clear();
+        let p = self.lu.pattern();
+        for c in 0..self.n {
+            for k in p.col_ptr[c]..p.col_ptr[c + 1] {
+                let v = self.jac_static[k];
+                if v != 0.0 {
+                    self.static_entries.push((p.row_idx[k] as u32, v));
+                }
+            }
+            self.static_ptr[c + 1] = self.static_entries.len();
         }
         self.static_dirty = false;
     }
@@ -138,20 +169,40 @@ impl Simulator {
         let reltol = self.options.reltol;
         let vntol = self.options.vntol;
         let abstol = self.options.abstol;
+        let chord = s.chord && s.max_dv.is_none() && self.chord_applies();
+        // Scaled update of the previous iteration (contraction estimate).
+        let mut prev_ratio = f64::INFINITY;
         for iter in 1..=s.max_iter {
             *iterations += 1;
             self.assemble(s);
             if let Some(k) = self.f[..n].iter().position(|v| !v.is_finite()) {
                 return Err(NewtonFailure::NonFinite(k));
             }
-            // Refactor only when a value that can change did change.
+            // Refactor only when a value that can change did change, and in chord mode only
+            // when the old factorisation is no longer good enough.
             let changed = !self.factor_valid
                 || self
                     .dyn_positions
                     .iter()
                     .zip(&self.factored_dyn)
                     .any(|(&k, &v)| self.jac[k] != v);
-            if changed {
+            let ag0_ratio = if self.factored_ag0 > 0.0 && s.coeffs.ag0 > 0.0 {
+                (s.coeffs.ag0 / self.factored_ag0).max(self.factored_ag0 / s.coeffs.ag0)
+            } else {
+                f64::INFINITY
+            };
+            let reuse = chord
+                && self.factor_valid
+                && !self.refactor_next
+                && self.chord_rate <= CHORD_MAX_RATE
+                && self.chord_uses < CHORD_MAX_USES
+                && ag0_ratio <= CHORD_MAX_AG0_RATIO;
+            // The factorisation differs from this iteration's Jacobian.
+            let mut stale = false;
+            if changed && reuse {
+                stale = true;
+                self.chord_uses += 1;
+            } else if changed {
                 self.factor_valid = false;
                 match self.lu.factor(&self.jac) {
                     Ok(()) => {}
@@ -165,23 +216,26 @@ impl Simulator {
                 for (v, &k) in self.factored_dyn.iter_mut().zip(&self.dyn_positions) {
                     *v = self.jac[k];
                 }
+                self.jac_factored.copy_from_slice(&self.jac);
                 self.factor_valid = true;
+                self.factored_ag0 = if s.ctx.dc { 0.0 } else { s.coeffs.ag0 };
+                self.chord_uses = 0;
+                self.chord_rate = 0.0;
+                self.refactor_next = false;
             }
             // Correction form: J·dx = −F(x) with F = J_static·x + f_dyn, so that rounding
             // errors scale with the (vanishing) residual, not with |x|.
-            for k in 0..n {
-                self.dx[k] = -self.f[k];
+            for (d, f) in self.dx[..n].iter_mut().zip(&self.f[..n]) {
+                *d = -f;
             }
-            let p = self.lu.pattern();
-            for c in 0..n {
-                let xc = self.x[c];
+            for (&xc, w) in self.x[..n].iter().zip(self.static_ptr.windows(2)) {
                 if xc != 0.0 {
-                    for k in p.col_ptr[c]..p.col_ptr[c + 1] {
-                        self.dx[p.row_idx[k]] -= self.jac_static[k] * xc;
+                    for &(r, v) in &self.static_entries[w[0]..w[1]] {
+                        self.dx[r as usize] -= v * xc;
                     }
                 }
             }
-            self.lu.solve(&self.jac, &mut self.dx);
+            self.lu.solve(&self.jac_factored, &mut self.dx);
             if self.dx[..n].iter().any(|v| !v.is_finite()) {
                 self.factor_valid = false;
                 return Err(NewtonFailure::Singular(self.guilty_unknown(None)));
@@ -207,8 +261,19 @@ impl Simulator {
                     worst = k;
                 }
             }
-            // A linear circuit is solved exactly by one step.
-            if worst_ratio <= 1.0 || (self.linear && s.max_dv.is_none()) {
+            if stale && iter > 1 {
+                // Contraction of the chord iteration; a slow one refactors next time.
+                let rate = worst_ratio / prev_ratio;
+                self.chord_rate = self.chord_rate.max(rate);
+                if rate > CHORD_MAX_RATE {
+                    self.refactor_next = true;
+                }
+            }
+            prev_ratio = worst_ratio;
+            // A linear circuit is solved exactly by one step. A chord update is trusted
+            // only when the last measured contraction rate bounds the error left.
+            let converged = worst_ratio <= 1.0 && !(stale && self.refactor_next);
+            if converged || (self.linear && s.max_dv.is_none()) {
                 self.commit_charges(s);
                 return Ok(iter);
             }
@@ -217,6 +282,11 @@ impl Simulator {
             }
         }
         Err(NewtonFailure::NoConvergence(0))
+    }
+
+    /// Whether transients of this circuit use chord Newton (see [`CHORD_MIN_BLOCK`]).
+    pub(super) fn chord_applies(&self) -> bool {
+        self.chord_enabled && !self.linear && self.lu.largest_block >= CHORD_MIN_BLOCK
     }
 
     /// Picks the unknown to blame for a singular matrix: a structurally reported one, else

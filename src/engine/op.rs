@@ -38,6 +38,7 @@ impl Simulator {
             gshunt: 0.0,
             force_ic,
             max_dv: None,
+            chord: false,
         };
         let it = &mut stats.newton_iterations;
         self.x.fill(0.0);

@@ -7,6 +7,9 @@
 /// Largest feedback set worth a dense Schur complement.
 pub const MAX_FEEDBACK: usize = 64;
 
+/// Smallest |matched pivot| / largest |entry| of its row accepted in the acyclic part.
+const PIVOT_THRESHOLD: f64 = 1e-3;
+
 #[derive(Debug)]
 pub struct SchurLu {
     /// Acyclic part in dependency order: (pivot position, local pair index).
@@ -162,10 +165,30 @@ impl SchurLu {
 
     /// Factorises; a zero pivot names the local pair that is singular.
     pub fn factor(&mut self, a: &[f64]) -> Result<(), Option<usize>> {
-        for &(piv, p) in &self.order {
-            if a[piv] == 0.0 {
-                return Err(Some(p));
-            }
+        // The acyclic part is substituted with its matched pivots, unpivoted: a pivot that
+        // is zero or small against its row (e.g. a gain ramping up from 0) would let
+        // rounding errors grow, so it sends the block to the pivoting LU instead.
+        let mut row_max = std::mem::take(&mut self.work1);
+        for (i, m) in row_max.iter_mut().enumerate() {
+            *m = self.a11[self.a11_ptr[i]..self.a11_ptr[i + 1]]
+                .iter()
+                .fold(0.0f64, |m, &(_, pos)| m.max(a[pos].abs()));
+        }
+        for &(i, _, pos) in &self.a12 {
+            row_max[i] = row_max[i].max(a[pos].abs());
+        }
+        let small = self
+            .order
+            .iter()
+            .zip(&row_max)
+            .find(|&(&(piv, _), &m)| {
+                let v = a[piv].abs();
+                v == 0.0 || v.is_nan() || v < PIVOT_THRESHOLD * m
+            })
+            .map(|(&(_, p), _)| p);
+        self.work1 = row_max;
+        if let Some(p) = small {
+            return Err(Some(p));
         }
         let n1 = self.order.len();
         let nk = self.feedback.len();

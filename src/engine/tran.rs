@@ -35,6 +35,10 @@ impl TranSpec {
     }
 }
 
+/// With chord Newton, a step that the error control would grow by less than this factor
+/// keeps its size (and the factorisation stays valid).
+const HOLD_GROWTH: f64 = 1.5;
+
 /// Copies of the history, to undo the intermediate rotation of a rejected TR-BDF2 step.
 struct Backup {
     q: [Vec<f64>; 3],
@@ -144,6 +148,7 @@ impl Simulator {
             _ => tstep.min((tstop - tstart) / 50.0),
         };
         let delmin = 1e-11 * max_step;
+        let hold_h = self.chord_applies();
         let min_break = 5e-5 * max_step;
         let tol = LteTol {
             reltol: self.options.reltol,
@@ -334,6 +339,11 @@ impl Simulator {
                             new_h = h2;
                         }
                     }
+                    // Hold h when the error control offers only a small growth: the chord
+                    // Newton then keeps its factorisation (C/h unchanged) for the next step.
+                    if hold_h && !landing && new_h > h_now && new_h < HOLD_GROWTH * h_now {
+                        new_h = h_now;
+                    }
                     break new_h;
                 }
                 stats.rejected_steps += 1;
@@ -415,6 +425,7 @@ impl Simulator {
             gshunt: 0.0,
             force_ic: false,
             max_dv: None,
+            chord: true,
         };
         let it = &mut stats.newton_iterations;
         if method == Method::Trbdf2 && order == 2 {
