@@ -789,19 +789,7 @@ impl Probes {
                     .collect(),
             });
         }
-        let mut sources = Vec::new();
-        for (k, el) in c.elements.iter().enumerate() {
-            let pn = match &el.kind {
-                ElementKind::VoltageSource { p, n, .. }
-                | ElementKind::Vcvs { p, n, .. }
-                | ElementKind::Ccvs { p, n, .. }
-                | ElementKind::BehavioralVoltage { p, n, .. } => Some((*p, *n)),
-                _ => None,
-            };
-            if let (Some((p, n)), Some(b)) = (pn, lay.branch_of[k]) {
-                sources.push((b + 1, node_col(p), node_col(n)));
-            }
-        }
+        let sources = source_columns(c, sim);
         Ok(Probes {
             r0,
             r,
@@ -1901,13 +1889,13 @@ fn add_noise_sources(
     Ok(out)
 }
 
-/// ∫ Σ_sources v·i dt over a transient (J): net energy delivered by every voltage-type
-/// source (trapezoidal rule on the accepted points).
-pub fn source_energy(dc: &DfcCircuit, sim: &Simulator, wf: &crate::waveform::Waveforms) -> f64 {
+/// (branch column, p column, n column) in the waveform rows of every voltage-type source
+/// (V, E, H, B with V=); ground = None.
+fn source_columns(c: &Circuit, sim: &Simulator) -> Vec<(usize, Option<usize>, Option<usize>)> {
     let lay = sim.layout();
     let node_col = |n: NodeId| (!n.is_ground()).then(|| lay.node(n) + 1);
     let mut sources = Vec::new();
-    for (k, el) in dc.circuit.elements.iter().enumerate() {
+    for (k, el) in c.elements.iter().enumerate() {
         let pn = match &el.kind {
             ElementKind::VoltageSource { p, n, .. }
             | ElementKind::Vcvs { p, n, .. }
@@ -1919,6 +1907,13 @@ pub fn source_energy(dc: &DfcCircuit, sim: &Simulator, wf: &crate::waveform::Wav
             sources.push((b + 1, node_col(p), node_col(n)));
         }
     }
+    sources
+}
+
+/// ∫ Σ_sources v·i dt over a transient (J): net energy delivered by every voltage-type
+/// source (trapezoidal rule on the accepted points).
+pub fn source_energy(dc: &DfcCircuit, sim: &Simulator, wf: &crate::waveform::Waveforms) -> f64 {
+    let sources = source_columns(&dc.circuit, sim);
     let mut energy = 0.0;
     let mut prev: Option<(f64, f64)> = None;
     for r in 0..wf.rows() {
