@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use dfcsim::circuit::{Analysis, Circuit, Waveform};
+use dfcsim::circuit::{Circuit, Waveform};
 use dfcsim::devices::array::{crossbar_mut, dac_mut};
 use dfcsim::elaborate;
 use dfcsim::engine::{self, Simulator, TranSpec};
@@ -48,27 +48,7 @@ fn generate_with(dir: &Path, arch: &[usize], opamp: Opamp) -> (PathBuf, PathBuf)
 }
 
 fn tran_of(c: &Circuit) -> TranSpec {
-    match c
-        .analyses
-        .iter()
-        .find(|a| matches!(a, Analysis::Tran { .. }))
-    {
-        Some(&Analysis::Tran {
-            tstep,
-            tstop,
-            tstart,
-            tmax,
-            uic,
-        }) => TranSpec {
-            tstep,
-            tstop,
-            tstart,
-            tmax,
-            uic,
-            fixed_step: None,
-        },
-        _ => panic!("no .tran"),
-    }
+    TranSpec::of_circuit(c).expect("no .tran")
 }
 
 /// Largest |difference| over every `v(…)` signal both waveforms have, at rows with equal

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use dfcsim::circuit::{Analysis, Circuit};
+use dfcsim::circuit::Circuit;
 use dfcsim::elaborate;
 use dfcsim::engine::{self, Simulator, TranSpec};
 use dfcsim::r#gen::network::{self, DfcNetwork};
@@ -59,26 +59,7 @@ fn generate(dir: &Path, arch: &[usize], hw: &Hardware) -> (PathBuf, PathBuf) {
 }
 
 fn tran_of(c: &Circuit) -> TranSpec {
-    match c.analyses.iter().find_map(|a| match a {
-        Analysis::Tran {
-            tstep,
-            tstop,
-            tstart,
-            tmax,
-            uic,
-        } => Some(TranSpec {
-            tstep: *tstep,
-            tstop: *tstop,
-            tstart: *tstart,
-            tmax: *tmax,
-            uic: *uic,
-            fixed_step: None,
-        }),
-        _ => None,
-    }) {
-        Some(s) => s,
-        None => panic!("no .tran"),
-    }
+    TranSpec::of_circuit(c).expect("no .tran")
 }
 
 /// Finite natural frequencies λ (rad/s, as (re, im)) of the circuit linearised at the end

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use dfcsim::circuit::{Analysis, Circuit};
+use dfcsim::circuit::Circuit;
 use dfcsim::elaborate;
 use dfcsim::engine::{Simulator, TranSpec};
 use dfcsim::r#gen::network::{self, DfcNetwork};
@@ -54,27 +54,7 @@ fn generate(dir: &Path, hw: &Hardware) -> (PathBuf, PathBuf) {
 }
 
 fn tran_of(c: &Circuit) -> TranSpec {
-    match c
-        .analyses
-        .iter()
-        .find(|a| matches!(a, Analysis::Tran { .. }))
-    {
-        Some(&Analysis::Tran {
-            tstep,
-            tstop,
-            tstart,
-            tmax,
-            uic,
-        }) => TranSpec {
-            tstep,
-            tstop,
-            tstart,
-            tmax,
-            uic,
-            fixed_step: None,
-        },
-        _ => panic!("no .tran"),
-    }
+    TranSpec::of_circuit(c).expect("no .tran")
 }
 
 /// Runs both forms on one fixed step; returns their waveforms.

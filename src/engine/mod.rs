@@ -15,7 +15,7 @@ mod tran;
 
 use std::time::Instant;
 
-use crate::circuit::{Analysis, Circuit, ElementKind, Options, Waveform};
+use crate::circuit::{Circuit, ElementKind, Options, Waveform};
 use crate::devices::{
     AnyDevice, ArrayRegistry, Device, DeviceError, Layout, SlotBuilder, build_devices,
 };
@@ -119,22 +119,9 @@ pub fn simulate_with(circuit: &Circuit, registry: &ArrayRegistry) -> SimOutcome 
         }
     };
     for a in &circuit.analyses {
-        let (res, err) = match a {
-            Analysis::Op => sim.run_op(),
-            Analysis::Tran {
-                tstep,
-                tstop,
-                tstart,
-                tmax,
-                uic,
-            } => sim.run_tran(&TranSpec {
-                tstep: *tstep,
-                tstop: *tstop,
-                tstart: *tstart,
-                tmax: *tmax,
-                uic: *uic,
-                fixed_step: None,
-            }),
+        let (res, err) = match TranSpec::of_analysis(a) {
+            Some(spec) => sim.run_tran(&spec),
+            None => sim.run_op(),
         };
         results.push(res);
         if err.is_some() {

@@ -33,6 +33,32 @@ impl TranSpec {
             fixed_step: None,
         }
     }
+
+    /// The spec of a `.tran` card (error-controlled steps); `None` for other analyses.
+    pub fn of_analysis(a: &crate::circuit::Analysis) -> Option<TranSpec> {
+        match *a {
+            crate::circuit::Analysis::Tran {
+                tstep,
+                tstop,
+                tstart,
+                tmax,
+                uic,
+            } => Some(TranSpec {
+                tstep,
+                tstop,
+                tstart,
+                tmax,
+                uic,
+                fixed_step: None,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The circuit's first `.tran` card, if any.
+    pub fn of_circuit(circuit: &crate::circuit::Circuit) -> Option<TranSpec> {
+        circuit.analyses.iter().find_map(TranSpec::of_analysis)
+    }
 }
 
 /// With chord Newton, a step that the error control would grow by less than this factor

@@ -30,7 +30,7 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 
-use crate::circuit::{Analysis, Circuit, ElementKind, NodeId, Waveform};
+use crate::circuit::{Circuit, ElementKind, NodeId, Waveform};
 use crate::engine::{SimError, Simulator, TranSpec};
 use crate::ideal::controller::ControllerParams;
 use crate::ideal::dfc;
@@ -403,7 +403,7 @@ impl DfcCircuit {
         }
         let layers = sizes.len() - 1;
         let n_out = sizes[layers];
-        let tran = tran_spec(&circuit).ok_or_else(|| bad("no .tran card".into()))?;
+        let tran = TranSpec::of_circuit(&circuit).ok_or_else(|| bad("no .tran card".into()))?;
         if tran.tstop < learn.t_ff_s + learn.t_ctl_s * (1.0 - 1e-9) {
             return Err(bad(format!(
                 ".tran stops at {:e} s, before t_ff + t_ctl = {:e} s",
@@ -1968,26 +1968,6 @@ fn programmed_vs_ideal(
     }
     let norm = |g: &ParamGrads| g.flatten().iter().map(|x| x * x).sum::<f64>().sqrt();
     (angle_deg(&done, &wanted), norm(&done) / norm(&wanted))
-}
-
-fn tran_spec(circuit: &Circuit) -> Option<TranSpec> {
-    circuit.analyses.iter().find_map(|a| match *a {
-        Analysis::Tran {
-            tstep,
-            tstop,
-            tstart,
-            tmax,
-            uic,
-        } => Some(TranSpec {
-            tstep,
-            tstop,
-            tstart,
-            tmax,
-            uic,
-            fixed_step: None,
-        }),
-        _ => None,
-    })
 }
 
 /// The flat crossbar `name` (`w` or `q`) of layer `i`: its resistors `r{name}{i}{p|n}_{j}_{k}`.
