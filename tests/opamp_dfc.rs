@@ -10,13 +10,10 @@ use std::path::{Path, PathBuf};
 use dfcsim::circuit::Circuit;
 use dfcsim::elaborate;
 use dfcsim::engine::{self, Simulator, TranSpec};
-use dfcsim::r#gen::network::{self, DfcNetwork};
-use dfcsim::r#gen::{self as dfcgen, GenConfig, Hardware, Phi};
+use dfcsim::r#gen::Hardware;
 use dfcsim::waveform::Waveforms;
 use faer::Mat;
 use faer::linalg::solvers::Solve;
-use rand::SeedableRng;
-use rand::rngs::ChaCha8Rng;
 
 const VS: f64 = 0.2;
 
@@ -37,25 +34,7 @@ fn rram() -> Hardware {
 
 /// Array and flat form of the DFC circuit `arch` (linear output layer) on `hw`.
 fn generate(dir: &Path, arch: &[usize], hw: &Hardware) -> (PathBuf, PathBuf) {
-    let phis = dfcgen::layer_phis(arch, Phi::Linear);
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let net = DfcNetwork::xavier(arch, phis, &mut rng).unwrap();
-    let sample = network::student_teacher_sample(&net, 5, 0.05).unwrap();
-    let mut out = Vec::new();
-    for flat in [false, true] {
-        let stem = if flat { "net_flat" } else { "net" };
-        let mut cfg = GenConfig::new(stem);
-        cfg.flat = flat;
-        cfg.seed = 5;
-        cfg.hardware = hw.clone();
-        let path = dir.join(format!("{stem}.cir"));
-        dfcgen::generate(&net, &sample, &cfg)
-            .unwrap()
-            .write(&path)
-            .unwrap();
-        out.push(path);
-    }
-    (out[0].clone(), out[1].clone())
+    common::dfc_forms(dir, arch, hw)
 }
 
 fn tran_of(c: &Circuit) -> TranSpec {

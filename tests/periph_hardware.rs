@@ -9,11 +9,8 @@ use std::path::{Path, PathBuf};
 use dfcsim::circuit::Circuit;
 use dfcsim::elaborate;
 use dfcsim::engine::{Simulator, TranSpec};
-use dfcsim::r#gen::network::{self, DfcNetwork};
-use dfcsim::r#gen::{self as dfcgen, GenConfig, Hardware, Phi, Quantiser};
+use dfcsim::r#gen::{Hardware, Quantiser};
 use dfcsim::waveform::Waveforms;
-use rand::SeedableRng;
-use rand::rngs::ChaCha8Rng;
 
 const VS: f64 = 0.2;
 
@@ -29,28 +26,12 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// Array and flat forms of a 4-3-2 circuit on `hw`; returns (array, flat) paths.
 fn generate(dir: &Path, hw: &Hardware) -> (PathBuf, PathBuf) {
-    let arch = [4, 3, 2];
-    let phis = dfcgen::layer_phis(&arch, Phi::Linear);
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let net = DfcNetwork::xavier(&arch, phis, &mut rng).unwrap();
-    let sample = network::student_teacher_sample(&net, 5, 0.05).unwrap();
-    let mut out = Vec::new();
-    for flat in [false, true] {
-        let stem = if flat { "net_flat" } else { "net" };
-        let mut cfg = GenConfig::new(stem);
-        cfg.flat = flat;
-        cfg.seed = 5;
-        cfg.hardware = hw.clone();
-        // Deterministic comparisons: the presets' thermal and op-amp noise off (the array
-        // form carries only the crossbars' share of it; noise is checked in noise_gen.rs).
-        cfg.hardware.periphery.thermal_noise = false;
-        cfg.hardware.opamp.en_v_per_rthz = 0.0;
-        let g = dfcgen::generate(&net, &sample, &cfg).unwrap();
-        let path = dir.join(format!("{stem}.cir"));
-        g.write(&path).unwrap();
-        out.push(path);
-    }
-    (out[0].clone(), out[1].clone())
+    // Deterministic comparisons: the presets' thermal and op-amp noise off (the array
+    // form carries only the crossbars' share of it; noise is checked in noise_gen.rs).
+    let mut hw = hw.clone();
+    hw.periphery.thermal_noise = false;
+    hw.opamp.en_v_per_rthz = 0.0;
+    common::dfc_forms(dir, &[4, 3, 2], &hw)
 }
 
 fn tran_of(c: &Circuit) -> TranSpec {

@@ -607,3 +607,31 @@ macro_rules! per_example_tests {
         })*
     };
 }
+
+/// Array and flat form of a generated DFC circuit `arch` (linear layers, seed 5, one
+/// student-teacher sample) on hardware `hw`, written to `dir/net.cir` and `dir/net_flat.cir`;
+/// returns (array, flat).
+pub fn dfc_forms(dir: &Path, arch: &[usize], hw: &dfcsim::r#gen::Hardware) -> (PathBuf, PathBuf) {
+    use dfcsim::r#gen::network::{self, DfcNetwork};
+    use dfcsim::r#gen::{self as dfcgen, GenConfig, Phi};
+    use rand::SeedableRng;
+    let phis = dfcgen::layer_phis(arch, Phi::Linear);
+    let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(5);
+    let net = DfcNetwork::xavier(arch, phis, &mut rng).unwrap();
+    let sample = network::student_teacher_sample(&net, 5, 0.05).unwrap();
+    let mut out = Vec::new();
+    for flat in [false, true] {
+        let stem = if flat { "net_flat" } else { "net" };
+        let mut cfg = GenConfig::new(stem);
+        cfg.flat = flat;
+        cfg.seed = 5;
+        cfg.hardware = hw.clone();
+        let path = dir.join(format!("{stem}.cir"));
+        dfcgen::generate(&net, &sample, &cfg)
+            .unwrap()
+            .write(&path)
+            .unwrap();
+        out.push(path);
+    }
+    (out[0].clone(), out[1].clone())
+}
