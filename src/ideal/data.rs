@@ -67,13 +67,19 @@ pub fn student_teacher_sized(
         for v in x.data.iter_mut() {
             *v = rng.random_range(-1.0..1.0);
         }
-        let ys: Vec<Vec<f64>> = (0..n)
-            .into_par_iter()
-            .map(|k| teacher.forward(x.row(k)).r.last().unwrap().clone())
+        // Blocks of samples share each pass over the teacher's weights (same bits as one
+        // sample at a time).
+        let ys: Vec<Vec<f64>> = x.data[..n * n_in]
+            .par_chunks(64 * n_in.max(1))
+            .map(|c| teacher.forward_outputs(c, c.len() / n_in.max(1), 16))
             .collect();
         Dataset {
             x,
-            y: Mat::from_rows(&ys),
+            y: Mat {
+                rows: n,
+                cols: n_out,
+                data: ys.concat(),
+            },
         }
     };
     let train = make(counts[0]);

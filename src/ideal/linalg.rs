@@ -127,6 +127,80 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     (s[0] + s[1]) + (s[2] + s[3]) + tail
 }
 
+/// Dots of one row `w` with eight vectors, each summed exactly as [`dot`] does (the same
+/// four partial sums, no FMA), so each result has the bits of `dot(w, xs[j])`: eight
+/// independent sums keep the vector units busy where one `dot` waits on its adds.
+pub fn dots8(w: &[f64], xs: [&[f64]; 8]) -> [f64; 8] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked above); the body is plain Rust.
+            return unsafe { dots8_avx2(w, xs) };
+        }
+    }
+    dots8_portable(w, xs)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dots8_avx2(w: &[f64], xs: [&[f64]; 8]) -> [f64; 8] {
+    use std::arch::x86_64::*;
+    let n = xs.iter().fold(w.len(), |n, x| n.min(x.len()));
+    let chunks = n / 4;
+    // Lane l of acc[j] is partial sum l of dot(w, xs[j]): mul then add, as in `dot`.
+    let mut acc = [_mm256_setzero_pd(); 8];
+    for c in 0..chunks {
+        let k = 4 * c;
+        // SAFETY: k + 4 <= n <= the length of every slice.
+        unsafe {
+            let wv = _mm256_loadu_pd(w.as_ptr().add(k));
+            for (a, x) in acc.iter_mut().zip(&xs) {
+                let xv = _mm256_loadu_pd(x.as_ptr().add(k));
+                *a = _mm256_add_pd(*a, _mm256_mul_pd(wv, xv));
+            }
+        }
+    }
+    let mut out = [0.0; 8];
+    for ((o, a), x) in out.iter_mut().zip(&acc).zip(&xs) {
+        let mut s = [0.0f64; 4];
+        // SAFETY: `s` holds four f64.
+        unsafe { _mm256_storeu_pd(s.as_mut_ptr(), *a) };
+        let mut tail = 0.0;
+        for k in 4 * chunks..n {
+            tail += w[k] * x[k];
+        }
+        *o = (s[0] + s[1]) + (s[2] + s[3]) + tail;
+    }
+    out
+}
+
+#[inline(always)]
+fn dots8_portable(w: &[f64], xs: [&[f64]; 8]) -> [f64; 8] {
+    let n = xs.iter().fold(w.len(), |n, x| n.min(x.len()));
+    let w = &w[..n];
+    let xs = xs.map(|x| &x[..n]);
+    let chunks = n / 4;
+    let mut s = [[0.0f64; 4]; 8];
+    for c in 0..chunks {
+        let wc: &[f64; 4] = w[4 * c..4 * c + 4].try_into().expect("chunk of 4");
+        for (sj, xj) in s.iter_mut().zip(&xs) {
+            let xc: &[f64; 4] = xj[4 * c..4 * c + 4].try_into().expect("chunk of 4");
+            for l in 0..4 {
+                sj[l] += wc[l] * xc[l];
+            }
+        }
+    }
+    let mut out = [0.0; 8];
+    for ((o, sj), xj) in out.iter_mut().zip(&s).zip(&xs) {
+        let mut tail = 0.0;
+        for k in 4 * chunks..n {
+            tail += w[k] * xj[k];
+        }
+        *o = (sj[0] + sj[1]) + (sj[2] + sj[3]) + tail;
+    }
+    out
+}
+
 /// y += a·x.
 #[inline(always)]
 pub fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
@@ -224,6 +298,25 @@ mod tests {
         assert!(solve_in_place(&mut a, 3, &mut b, 1));
         for k in 0..3 {
             assert!((b[k] - x[k]).abs() < 1e-14);
+        }
+    }
+
+    #[test]
+    fn dots8_has_the_bits_of_dot() {
+        for n in [0usize, 1, 3, 4, 7, 8, 13, 64] {
+            let w: Vec<f64> = (0..n).map(|k| (k as f64 * 0.37).sin() / 3.0).collect();
+            let xs: Vec<Vec<f64>> = (0..8)
+                .map(|j| (0..n).map(|k| ((k * 7 + j) as f64).cos() * 1e3).collect())
+                .collect();
+            let want: Vec<u64> = xs.iter().map(|x| dot(&w, x).to_bits()).collect();
+            let refs: [&[f64]; 8] = std::array::from_fn(|j| &xs[j][..]);
+            let fast: Vec<u64> = dots8(&w, refs).iter().map(|v| v.to_bits()).collect();
+            let portable: Vec<u64> = dots8_portable(&w, refs)
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            assert_eq!(fast, want, "n = {n}");
+            assert_eq!(portable, want, "n = {n}");
         }
     }
 }

@@ -264,6 +264,57 @@ impl Network {
         }
     }
 
+    /// Outputs r_L of the samples `xs` (rows), `block` samples at a time: each weight row
+    /// is read once per block instead of once per sample (a teacher of 1000-wide layers
+    /// does not fit in cache). Same operations in the same order as [`Network::forward`],
+    /// so the same bits.
+    pub fn forward_outputs(&self, xs: &[f64], n_samples: usize, block: usize) -> Vec<f64> {
+        let n_out = self.n_out();
+        let mut out = vec![0.0; n_samples * n_out];
+        if self.depth() == 0 || n_samples == 0 {
+            return out;
+        }
+        let n_in = self.layers[0].n_in();
+        let block = block.max(1);
+        let widest = self.layers.iter().map(|l| l.n_out()).max().unwrap_or(0);
+        let mut cur = vec![0.0; block * widest.max(n_in)];
+        let mut next = cur.clone();
+        let mut v = vec![0.0; block * widest];
+        for (b0, chunk) in (0..n_samples)
+            .step_by(block)
+            .map(|b0| (b0, block.min(n_samples - b0)))
+        {
+            cur[..chunk * n_in].copy_from_slice(&xs[b0 * n_in..(b0 + chunk) * n_in]);
+            let mut width = n_in;
+            for l in &self.layers {
+                let (ni, no) = (l.n_in(), l.n_out());
+                debug_assert_eq!(ni, width);
+                let x_of = |s: usize| &cur[s * ni..(s + 1) * ni];
+                for (i, wrow) in l.w.data.chunks_exact(ni).enumerate() {
+                    let mut s = 0;
+                    while s + 8 <= chunk {
+                        let d = super::linalg::dots8(wrow, std::array::from_fn(|j| x_of(s + j)));
+                        for (j, dj) in d.into_iter().enumerate() {
+                            v[(s + j) * no + i] = dj + l.b[i];
+                        }
+                        s += 8;
+                    }
+                    for s in s..chunk {
+                        v[s * no + i] = super::linalg::dot(wrow, x_of(s)) + l.b[i];
+                    }
+                }
+                for s in 0..chunk {
+                    l.act
+                        .apply_slice(&v[s * no..(s + 1) * no], &mut next[s * no..(s + 1) * no]);
+                }
+                std::mem::swap(&mut cur, &mut next);
+                width = no;
+            }
+            out[b0 * n_out..(b0 + chunk) * n_out].copy_from_slice(&cur[..chunk * n_out]);
+        }
+        out
+    }
+
     pub fn forward(&self, x: &[f64]) -> ForwardState {
         let mut fs = ForwardState::for_net(self);
         self.forward_into(x, &mut fs);
@@ -402,6 +453,42 @@ pub fn clip_slice(g: &mut [f64], max_norm: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forward_outputs_in_blocks_gives_the_bits_of_forward() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(7);
+        let sizes = [7, 13, 6, 5];
+        let acts = [Activation::Relu, Activation::Tanh, Activation::Linear];
+        let mut net = Network::new_random(&sizes, &acts, FeedbackInit::WeightProduct, &mut rng);
+        for l in net.layers.iter_mut() {
+            l.b.iter_mut()
+                .enumerate()
+                .for_each(|(k, b)| *b = 0.1 * k as f64 - 0.2);
+        }
+        let n = 19;
+        let xs: Vec<f64> = (0..n * 7)
+            .map(|k| ((k * 37 % 23) as f64 - 11.0) / 7.0)
+            .collect();
+        let single: Vec<u64> = (0..n)
+            .flat_map(|s| {
+                net.forward(&xs[s * 7..(s + 1) * 7])
+                    .r
+                    .last()
+                    .unwrap()
+                    .clone()
+            })
+            .map(f64::to_bits)
+            .collect();
+        for block in [1, 3, 8, 9, 16] {
+            let batched: Vec<u64> = net
+                .forward_outputs(&xs, n, block)
+                .into_iter()
+                .map(f64::to_bits)
+                .collect();
+            assert_eq!(batched, single, "block {block}");
+        }
+    }
 
     #[test]
     fn fast_tanh_matches_libm() {
