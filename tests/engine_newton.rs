@@ -62,3 +62,38 @@ fn settled_high_gain_opamp_with_tight_abstol_converges_every_step() {
         assert!((v + 0.1).abs() < 5e-3, "v(v) = {v}");
     }
 }
+
+/// A clone of a simulator that has not run is a fresh simulator (the co-simulation clones
+/// one per transient instead of redoing the symbolic analysis): same waveform bits, also
+/// after the original has run, and with a different element value in the clone only.
+#[test]
+fn a_cloned_simulator_runs_like_a_fresh_one() {
+    let c = elaborate::load_str(OPAMP_STAGE, Path::new("opamp_stage.cir")).unwrap();
+    let spec = TranSpec::of_circuit(&c).unwrap();
+    let template = Simulator::new(&c).unwrap();
+    let mut fresh = Simulator::new(&c).unwrap();
+    let (want, err) = fresh.run_tran(&spec);
+    assert!(err.is_none(), "{err:?}");
+    let bits = |w: &dfcsim::waveform::Waveforms| -> Vec<u64> {
+        (0..w.rows())
+            .flat_map(|r| w.row(r).to_vec())
+            .map(f64::to_bits)
+            .collect()
+    };
+    for _ in 0..2 {
+        let mut sim = template.clone();
+        let (got, err) = sim.run_tran(&spec);
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(bits(&got.waveforms), bits(&want.waveforms));
+    }
+    // A changed input in one clone leaves the template (and the next clone) untouched.
+    let vin = c.find_element("vin").unwrap();
+    let mut changed = template.clone();
+    changed
+        .set_source(vin, dfcsim::circuit::Waveform::Dc(0.05))
+        .unwrap();
+    let (other, _) = changed.run_tran(&spec);
+    assert_ne!(bits(&other.waveforms), bits(&want.waveforms));
+    let (again, _) = template.clone().run_tran(&spec);
+    assert_eq!(bits(&again.waveforms), bits(&want.waveforms));
+}

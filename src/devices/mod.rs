@@ -317,8 +317,23 @@ impl Charges<'_> {
     }
 }
 
+/// An array device (crossbar, neuron layer, …) behind one virtual call.
+pub type BoxedDevice = Box<dyn Device + Send + Sync>;
+
+/// Cloning through `dyn Device`: a compiled simulator is cloned per transient, so that
+/// the pattern and symbolic LU are built once per netlist.
+pub trait DeviceClone {
+    fn clone_boxed(&self) -> BoxedDevice;
+}
+
+impl<T: Device + Clone + Send + Sync + 'static> DeviceClone for T {
+    fn clone_boxed(&self) -> BoxedDevice {
+        Box::new(self.clone())
+    }
+}
+
 /// The one small trait every device implements.
-pub trait Device {
+pub trait Device: DeviceClone {
     /// Asks for the Jacobian positions this device writes (called twice, same order).
     fn setup(&mut self, slots: &mut SlotBuilder);
     /// Adds residual and Jacobian contributions at unknowns `x` (length n+1, x[n]=0).
@@ -361,6 +376,7 @@ pub trait Device {
 
 /// Closed set of device kinds, dispatched statically in the hot loop; array devices
 /// (crossbars, neuron layers, …) come through `Array`, one virtual call per whole array.
+#[derive(Clone)]
 pub enum AnyDevice {
     R(Resistor),
     C(Capacitor),
@@ -373,7 +389,13 @@ pub enum AnyDevice {
     H(Ccvs),
     Bv(BehavioralVoltage),
     Bi(BehavioralCurrent),
-    Array(Box<dyn Device + Send>),
+    Array(BoxedDevice),
+}
+
+impl Clone for BoxedDevice {
+    fn clone(&self) -> Self {
+        self.clone_boxed()
+    }
 }
 
 impl std::fmt::Debug for AnyDevice {

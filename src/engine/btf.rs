@@ -8,7 +8,7 @@ use super::matrix::{LuFailure, Pattern, SparseLu};
 use super::schur::SchurLu;
 
 /// One diagonal block.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Block {
     /// Row `row`, unknown `col`, pivot at value position `pos`.
     Scalar { row: usize, col: usize, pos: usize },
@@ -21,7 +21,7 @@ enum Block {
 }
 
 /// LU of a block larger than 1×1.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum BlockLu {
     /// Small feedback set + acyclic rest (no fill); the block entries are kept to build
     /// the general LU when a matched pivot turns out to be zero. Such a zero is often
@@ -45,6 +45,7 @@ enum BlockLu {
 }
 
 /// Sparse LU through block triangular form, with reused buffers.
+#[derive(Clone)]
 pub struct BtfLu {
     pattern: Pattern,
     blocks: Vec<Block>,

@@ -110,6 +110,24 @@ impl std::fmt::Debug for SparseLu {
     }
 }
 
+impl Clone for SparseLu {
+    /// The symbolic factorisation and the numeric one are copied; the scratch memory is
+    /// allocated anew (same size).
+    fn clone(&self) -> Self {
+        SparseLu {
+            pattern: self.pattern.clone(),
+            symbolic: self.symbolic.clone(),
+            numeric: self.numeric.clone(),
+            mem: MemBuffer::new(Self::scratch(&self.symbolic)),
+            factored: self.factored.clone(),
+            has_factor: self.has_factor,
+            symbolic_count: self.symbolic_count,
+            numeric_count: self.numeric_count,
+            solve_count: self.solve_count,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum LuFailure {
     /// Structurally singular; the index is a column of the matrix (an unknown).
@@ -121,12 +139,8 @@ impl SparseLu {
     pub fn new(pattern: Pattern) -> Result<SparseLu, LuFailure> {
         let symbolic = factorize_symbolic_lu(pattern.symbolic(), LuSymbolicParams::default())
             .map_err(|e| LuFailure::Other(format!("{e:?}")))?;
-        let par = Par::Seq;
-        let req = StackReq::any_of(&[
-            symbolic.factorize_numeric_lu_scratch::<f64>(par, Default::default()),
-            symbolic.solve_in_place_scratch::<f64>(1, par),
-        ]);
-        let mem = MemBuffer::try_new(req).map_err(|_| LuFailure::Other("out of memory".into()))?;
+        let mem = MemBuffer::try_new(Self::scratch(&symbolic))
+            .map_err(|_| LuFailure::Other("out of memory".into()))?;
         let nnz = pattern.nnz();
         Ok(SparseLu {
             pattern,
@@ -139,6 +153,15 @@ impl SparseLu {
             numeric_count: 0,
             solve_count: 0,
         })
+    }
+
+    /// Scratch memory of a numeric factorisation or a one-column solve.
+    fn scratch(symbolic: &SymbolicLu<usize>) -> StackReq {
+        let par = Par::Seq;
+        StackReq::any_of(&[
+            symbolic.factorize_numeric_lu_scratch::<f64>(par, Default::default()),
+            symbolic.solve_in_place_scratch::<f64>(1, par),
+        ])
     }
 
     pub fn pattern(&self) -> &Pattern {

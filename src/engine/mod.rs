@@ -138,7 +138,10 @@ pub fn simulate_with(circuit: &Circuit, registry: &ArrayRegistry) -> SimOutcome 
 }
 
 /// A circuit compiled for simulation: devices with their matrix slots, the sparsity
-/// pattern, the symbolic LU and every work buffer. Build once, run many times.
+/// pattern, the symbolic LU and every work buffer. Build once, run many times; a clone
+/// of a simulator that has not run is a fresh simulator without a second symbolic
+/// analysis (one per transient of a training run).
+#[derive(Clone)]
 pub struct Simulator {
     title: String,
     /// Unknown names for error messages (node name or `i(elem)`).
@@ -153,8 +156,9 @@ pub struct Simulator {
     /// Devices with constant Jacobian and residual J·x, stamped once into `jac_static`.
     static_devs: Vec<usize>,
     jac_static: Vec<f64>,
-    /// The non-zero entries of `jac_static` column by column, (row, value), with column
-    /// ranges in `static_ptr`: the residual's J_static·x product reads only these.
+    /// The non-zero entries of `jac_static` row by row, (column, value) in ascending
+    /// columns, with row ranges in `static_ptr`: the residual's J_static·x product reads
+    /// only these, one row's dot product at a time.
     static_entries: Vec<(u32, f64)>,
     static_ptr: Vec<usize>,
     static_dirty: bool,
@@ -163,8 +167,8 @@ pub struct Simulator {
     /// Values at `dyn_positions` of the current factorisation.
     factored_dyn: Vec<f64>,
     factor_valid: bool,
-    /// Jacobian values of the current factorisation (the solve reads them: a chord
-    /// iteration solves with the factored matrix, not the current one).
+    /// Jacobian values of the current factorisation, kept in chord mode (the solve reads
+    /// them: a chord iteration solves with the factored matrix, not the current one).
     jac_factored: Vec<f64>,
     /// Chord Newton (transient): integration coefficient ag0 of the current
     /// factorisation, Newton iterations it served, and its last measured contraction

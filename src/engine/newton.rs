@@ -81,16 +81,33 @@ impl Simulator {
                 &mut self.jac_static,
             );
         }
-        self.static_entries.clear();
+        // Rows from the CSC pattern: count, then fill column by column (so each row's
+        // columns ascend).
         let p = self.lu.pattern();
+        self.static_ptr.fill(0);
+        for c in 0..self.n {
+            for k in p.col_ptr[c]..p.col_ptr[c + 1] {
+                if self.jac_static[k] != 0.0 {
+                    self.static_ptr[p.row_idx[k] + 1] += 1;
+                }
+            }
+        }
+        for r in 0..self.n {
+            self.static_ptr[r + 1] += self.static_ptr[r];
+        }
+        self.static_entries.clear();
+        self.static_entries
+            .resize(self.static_ptr[self.n], (0, 0.0));
+        let mut next = self.static_ptr[..self.n].to_vec();
         for c in 0..self.n {
             for k in p.col_ptr[c]..p.col_ptr[c + 1] {
                 let v = self.jac_static[k];
                 if v != 0.0 {
-                    self.static_entries.push((p.row_idx[k] as u32, v));
+                    let r = p.row_idx[k];
+                    self.static_entries[next[r]] = (c as u32, v);
+                    next[r] += 1;
                 }
             }
-            self.static_ptr[c + 1] = self.static_entries.len();
         }
         self.static_dirty = false;
     }
@@ -216,26 +233,38 @@ impl Simulator {
                 for (v, &k) in self.factored_dyn.iter_mut().zip(&self.dyn_positions) {
                     *v = self.jac[k];
                 }
-                self.jac_factored.copy_from_slice(&self.jac);
+                // Only a chord iteration solves with a factorisation older than `jac`, so
+                // only chord keeps a copy; without one, ag0 = 0 bars later reuse.
+                if chord {
+                    self.jac_factored.copy_from_slice(&self.jac);
+                }
                 self.factor_valid = true;
-                self.factored_ag0 = if s.ctx.dc { 0.0 } else { s.coeffs.ag0 };
+                self.factored_ag0 = if s.ctx.dc || !chord {
+                    0.0
+                } else {
+                    s.coeffs.ag0
+                };
                 self.chord_uses = 0;
                 self.chord_rate = 0.0;
                 self.refactor_next = false;
             }
             // Correction form: J·dx = −F(x) with F = J_static·x + f_dyn, so that rounding
             // errors scale with the (vanishing) residual, not with |x|.
-            for (d, f) in self.dx[..n].iter_mut().zip(&self.f[..n]) {
-                *d = -f;
-            }
-            for (&xc, w) in self.x[..n].iter().zip(self.static_ptr.windows(2)) {
-                if xc != 0.0 {
-                    for &(r, v) in &self.static_entries[w[0]..w[1]] {
-                        self.dx[r as usize] -= v * xc;
-                    }
+            let x = &self.x;
+            for ((d, f), w) in self.dx[..n]
+                .iter_mut()
+                .zip(&self.f[..n])
+                .zip(self.static_ptr.windows(2))
+            {
+                let mut s = -f;
+                for &(c, v) in &self.static_entries[w[0]..w[1]] {
+                    s -= v * x[c as usize];
                 }
+                *d = s;
             }
-            self.lu.solve(&self.jac_factored, &mut self.dx);
+            // Not stale: `jac` holds the factored values.
+            let factored = if stale { &self.jac_factored } else { &self.jac };
+            self.lu.solve(factored, &mut self.dx);
             if self.dx[..n].iter().any(|v| !v.is_finite()) {
                 self.factor_valid = false;
                 return Err(NewtonFailure::Singular(self.guilty_unknown(None)));

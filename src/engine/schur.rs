@@ -10,7 +10,7 @@ pub const MAX_FEEDBACK: usize = 64;
 /// Smallest |matched pivot| / largest |entry| of its row accepted in the acyclic part.
 const PIVOT_THRESHOLD: f64 = 1e-3;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SchurLu {
     /// Acyclic part in dependency order: (pivot position, local pair index).
     order: Vec<(usize, usize)>,

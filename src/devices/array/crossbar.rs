@@ -46,7 +46,7 @@ pub(super) fn build(
     ports: &[Port],
     model: &Model,
     layout: &Layout,
-) -> Result<Box<dyn Device + Send>, DeviceError> {
+) -> Result<crate::devices::BoxedDevice, DeviceError> {
     let p = Params::new(element, model);
     let rows = match p.count("rows")? {
         Some(r) => r,

@@ -62,7 +62,7 @@ pub(super) fn build(
     ports: &[Port],
     model: &Model,
     layout: &Layout,
-) -> Result<Box<dyn crate::devices::Device + Send>, DeviceError> {
+) -> Result<crate::devices::BoxedDevice, DeviceError> {
     let p = Params::new(element, model);
     let (n, diff) = sizes(&p, ports)?;
     let spec: &[(&str, Option<usize>)] = if diff {

@@ -21,7 +21,7 @@ pub mod pi_controller;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::{AnyDevice, Device, DeviceError, InternalUnknowns, Layout};
+use super::{AnyDevice, DeviceError, InternalUnknowns, Layout};
 use crate::circuit::{Element, ElementKind, Model, ParamValue, Port};
 
 pub use crossbar::Crossbar;
@@ -36,7 +36,7 @@ pub type ArrayFactory = fn(
     ports: &[Port],
     model: &Model,
     layout: &Layout,
-) -> Result<Box<dyn Device + Send>, DeviceError>;
+) -> Result<crate::devices::BoxedDevice, DeviceError>;
 
 /// Names the internal unknowns a device of this kind needs (cheap: ports and model only).
 pub type InternalFn =
@@ -140,7 +140,7 @@ impl ArrayRegistry {
         ports: &[Port],
         model: &Model,
         layout: &Layout,
-    ) -> Result<Box<dyn Device + Send>, DeviceError> {
+    ) -> Result<crate::devices::BoxedDevice, DeviceError> {
         (self.kind(element, model)?.factory)(element, ports, model, layout)
     }
 }

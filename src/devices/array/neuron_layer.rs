@@ -111,7 +111,7 @@ pub(super) fn build(
     ports: &[Port],
     model: &Model,
     layout: &Layout,
-) -> Result<Box<dyn Device + Send>, DeviceError> {
+) -> Result<crate::devices::BoxedDevice, DeviceError> {
     let p = Params::new(element, model);
     let sp = spec(&p, ports)?;
     let n = sp.n;

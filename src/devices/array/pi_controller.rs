@@ -89,7 +89,7 @@ pub(super) fn build(
     ports: &[Port],
     model: &Model,
     layout: &Layout,
-) -> Result<Box<dyn Device + Send>, DeviceError> {
+) -> Result<crate::devices::BoxedDevice, DeviceError> {
     let p = Params::new(element, model);
     let (n, op) = spec(&p, ports)?;
     let ports = p.ports(
