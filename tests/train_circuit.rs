@@ -333,3 +333,90 @@ fn array_form_trains_like_the_flat_form() {
     assert!(worst < 1e-5, "array and flat forms train apart: {worst}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `dfcsim gen` writes the co-simulation's transient accuracy into the `.learn` card
+/// (reltol 1e-4, max_step 0.1 τ_u), apart from the `.options`/`.tran` lines that suit a
+/// comparison with ngspice; training at it stays within 1° of the ideal update and within
+/// 0.01° and 1e-3 (relative) of training at reltol 1e-6 and 0.05 τ_u.
+#[test]
+fn learn_card_accuracy_keeps_the_update_of_tight_tolerances() {
+    let arch = [4, 3, 2];
+    let seed = 17;
+    let phis = dfcgen::layer_phis(&arch, Phi::Tanh);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let net = DfcNetwork::xavier(&arch, phis, &mut rng).unwrap();
+    let mut cfg = GenConfig::new("net");
+    cfg.flat = true;
+    let sample = network::student_teacher_sample(&net, seed, cfg.dfc.lambda).unwrap();
+    let dir = temp_dir("accuracy");
+    let path = dir.join("net.cir");
+    dfcgen::generate(&net, &sample, &cfg)
+        .unwrap()
+        .write(&path)
+        .unwrap();
+    let opts = cosim::TrainOptions {
+        epochs: 1,
+        seed: 5,
+        samples: 3,
+        test_samples: 5,
+        batch: 1,
+        device: DeviceParams::named("ideal").unwrap(),
+        conversion_energy_j: 0.0,
+        waveform_samples: vec![],
+        waveform_dir: None,
+    };
+    let mut runs = Vec::new();
+    for tight in [false, true] {
+        let mut dc = DfcCircuit::load(&path).unwrap();
+        let tau_u = dc.learn.tau_u;
+        assert_eq!(dc.learn.reltol, Some(1e-4));
+        let close = |h: Option<f64>, want: f64| (h.unwrap() - want).abs() < 1e-9 * want;
+        assert!(close(dc.learn.max_step_s, 0.1 * tau_u));
+        let (reltol, h) = dc.transient_accuracy();
+        assert!(reltol == 1e-4 && close(h, 0.1 * tau_u));
+        if tight {
+            dc.set_reltol(1e-6).unwrap();
+            dc.set_max_step(0.05 * tau_u).unwrap();
+            let (reltol, h) = dc.transient_accuracy();
+            assert!(reltol == 1e-6 && close(h, 0.05 * tau_u));
+        }
+        let run = cosim::train(&mut dc, &opts, None, |_, _| Ok(())).unwrap();
+        runs.push((run.rows[0].update_angle_deg, dc.network()));
+    }
+    let (loose, tight) = (&runs[0], &runs[1]);
+    eprintln!(
+        "update angle to ideal: {:.4}° (learn card), {:.4}° (tight)",
+        loose.0, tight.0
+    );
+    assert!(loose.0 < 1.0 && tight.0 < 1.0);
+    assert!((loose.0 - tight.0).abs() < 0.01);
+    let (mut diff, mut norm) = (0.0f64, 0.0f64);
+    for (a, b) in loose.1.layers.iter().zip(&tight.1.layers) {
+        for (x, y) in a.w.data.iter().zip(&b.w.data) {
+            diff = diff.max((x - y).abs());
+            norm = norm.max(y.abs());
+        }
+    }
+    assert!(
+        diff < 1e-3 * norm,
+        "weights differ by {diff:e} (max |w| {norm:e})"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Bad accuracy keys in the `.learn` card are errors naming the card.
+#[test]
+fn bad_learn_accuracy_keys_are_errors() {
+    let card = ".learn lambda=0.1 t_ff=1e-5 t_ctl=5e-5 lr=0.01 k_p=1.5 alpha=0.0015 \
+                time_constant_ratio=0.2 vs=0.2 tau_u=1e-5";
+    let ok =
+        cosim::LearnSpec::from_netlist_text(&format!("{card} reltol=1e-3 max_step=1u"), "x.cir")
+            .unwrap();
+    assert_eq!((ok.reltol, ok.max_step_s), (Some(1e-3), Some(1e-6)));
+    for bad in ["reltol=0", "reltol=2", "max_step=-1e-6", "max_step=abc"] {
+        let e = cosim::LearnSpec::from_netlist_text(&format!("{card} {bad}"), "x.cir")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("x.cir"), "{bad}: {e}");
+    }
+}

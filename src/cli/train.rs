@@ -60,11 +60,16 @@ pub struct Args {
     /// Library with the device's `.model` card (e.g. netlists/models/rram.lib).
     #[arg(long)]
     pub lib: Option<PathBuf>,
-    /// Largest transient step in seconds (default: the netlist's `.tran` tmax). The
-    /// generator's τ_v/100 suits ngspice's output; 0.05 τ_u keeps the update within 0.01°
-    /// of the fine-step one on the toy circuits and runs several times faster.
+    /// Largest transient step in seconds (default: the `.learn` card's `max_step=`, else
+    /// the netlist's `.tran` tmax). The generator's tmax, τ_v/100, suits a waveform
+    /// compared with ngspice; its `max_step=` 0.1 τ_u keeps the toy's update within 0.001°
+    /// of a 0.05 τ_u run at reltol 1e-6 and runs several times faster.
     #[arg(long)]
     pub max_step: Option<f64>,
+    /// Relative tolerance of the transients (default: the `.learn` card's `reltol=`, else
+    /// the netlist's `.options reltol`; `dfcsim gen` writes 1e-4 and 1e-6).
+    #[arg(long)]
+    pub reltol: Option<f64>,
     /// Write the transients of these training samples (indices, e.g. `0,5`) each epoch to
     /// `DIR/waveforms/epoch_EEEE_sample_S.csv`.
     #[arg(long, value_delimiter = ',')]
@@ -111,6 +116,9 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
     let device = device_params(&args)?;
     if let Some(h) = args.max_step {
         dc.set_max_step(h)?;
+    }
+    if let Some(r) = args.reltol {
+        dc.set_reltol(r)?;
     }
     let opts = TrainOptions {
         epochs: args.epochs,
@@ -213,7 +221,8 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
         "resumed_from_epoch": run.first_epoch - 1,
         "train_samples": run.samples,
         "test_samples": run.test_samples,
-        "max_step_s": args.max_step,
+        "max_step_s": dc.transient_accuracy().1,
+        "reltol": dc.transient_accuracy().0,
         "test_loss_note": "test loss: ideal model forward pass on the circuit's read weights",
         "final": last,
         "wall_time_s": start.elapsed().as_secs_f64(),

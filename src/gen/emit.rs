@@ -716,7 +716,8 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
          + plastic={plastic} fixed={fixed} feedback_phase={fb}\n\
          + k_p={kp} alpha={alpha} time_constant_ratio={ratio} vs={vs} tau_u={tau_u}\n\
          + dac_bits={dac_bits} dac_range={dac_range} adc_bits={adc_bits} adc_range={adc_range}\n\
-         + p_static={p_static} e_dac={e_dac} e_adc={e_adc}",
+         + p_static={p_static} e_dac={e_dac} e_adc={e_adc}\n\
+         + reltol=1e-4 max_step={max_step}",
         task = d.task,
         loss = d.loss,
         lambda = d.lambda,
@@ -748,6 +749,9 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
         p_static = num(super::periphery::active_stages(&net.arch) as f64 * op.static_power_watts()),
         e_dac = num(per.dac_energy_j),
         e_adc = num(per.adc_energy_j),
+        // The co-simulation's transient accuracy (the `.tran`/`.options` lines stay at
+        // what a comparison with ngspice needs).
+        max_step = num(0.1 * sc.tau_u_seconds),
     );
     // Feedback ("sleep") phase of rule (13), read by `dfcsim train` (learn::sleep): noise σ,
     // duration and noise grid (s), learning rates, weight decay, joint clip, epochs.

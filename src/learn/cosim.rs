@@ -86,6 +86,11 @@ pub struct LearnSpec {
     /// The feedback ("sleep") phase, when Q is plastic (`feedback_phase=on` or a `q…` in
     /// `plastic=`); see [`crate::learn::sleep`].
     pub sleep: Option<SleepSpec>,
+    /// Accuracy of the co-simulation's transients (`reltol=`, `max_step=` in seconds),
+    /// replacing the netlist's `.options reltol` and `.tran` tmax, which suit a waveform
+    /// compared with ngspice rather than a weight update; None: the netlist's.
+    pub reltol: Option<f64>,
+    pub max_step_s: Option<f64>,
 }
 
 impl LearnSpec {
@@ -188,7 +193,21 @@ impl LearnSpec {
             })
             .map_err(err)?,
             sleep: None,
+            reltol: kv
+                .contains_key("reltol")
+                .then(|| num("reltol", None))
+                .transpose()?,
+            max_step_s: kv
+                .contains_key("max_step")
+                .then(|| num("max_step", None))
+                .transpose()?,
         };
+        if spec.reltol.is_some_and(|r| !(r > 0.0 && r < 1.0)) {
+            return Err(err("reltol must be in (0, 1)".into()));
+        }
+        if spec.max_step_s.is_some_and(|h| !(h.is_finite() && h > 0.0)) {
+            return Err(err("max_step must be > 0 s".into()));
+        }
         let mut spec = spec;
         let q_plastic = spec.plastic.iter().any(|p| p.starts_with('q'));
         let fb_on = kv.get("feedback_phase").is_some_and(|v| v == "on");
@@ -345,6 +364,13 @@ pub struct DfcCircuit {
     pub noise_fb: Vec<Vec<usize>>,
     /// The controller-enable source `Ven`.
     pub en: Option<usize>,
+    /// Relative tolerance of the transients (`.learn reltol=`, [`DfcCircuit::set_reltol`]);
+    /// None: the netlist's `.options reltol`.
+    reltol: Option<f64>,
+    /// The compiled `circuit` (pattern, symbolic LU), built on first use and cloned for
+    /// every transient: one symbolic analysis per netlist. `circuit` does not change after
+    /// construction.
+    template: std::sync::OnceLock<Result<Simulator, SimError>>,
 }
 
 fn find(c: &Circuit, path: &str, name: &str) -> Result<usize, CosimError> {
@@ -367,6 +393,17 @@ impl DfcCircuit {
             msg: e.to_string(),
         })?;
         Self::from_circuit(circuit, learn, &p)
+    }
+
+    /// Applies the `.learn` card's transient accuracy (`reltol=`, `max_step=`).
+    fn with_learn_accuracy(mut self) -> Result<DfcCircuit, CosimError> {
+        if let Some(h) = self.learn.max_step_s {
+            self.set_max_step(h)?;
+        }
+        if let Some(r) = self.learn.reltol {
+            self.set_reltol(r)?;
+        }
+        Ok(self)
     }
 
     pub fn from_circuit(
@@ -421,7 +458,7 @@ impl DfcCircuit {
             let mut dc = Self::from_array_circuit(circuit, learn, path, sizes, tran)?;
             dc.noise_fb = noise_fb;
             dc.en = en;
-            return Ok(dc);
+            return dc.with_learn_accuracy();
         }
         let mut acts = Vec::new();
         for i in 1..=layers {
@@ -454,7 +491,7 @@ impl DfcCircuit {
         let vt = (0..n_out)
             .map(|m| find(&circuit, path, &format!("vt{m}")))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(DfcCircuit {
+        DfcCircuit {
             circuit,
             learn,
             sizes,
@@ -470,7 +507,10 @@ impl DfcCircuit {
             tran,
             noise_fb,
             en,
-        })
+            reltol: None,
+            template: Default::default(),
+        }
+        .with_learn_accuracy()
     }
 
     /// The array form: crossbars `aw{i}`/`aq{i}`, neuron layers `an{i}`, DACs `ax`/`at`.
@@ -557,6 +597,8 @@ impl DfcCircuit {
             tran,
             noise_fb: Vec::new(),
             en: None,
+            reltol: None,
+            template: Default::default(),
         })
     }
 
@@ -618,6 +660,26 @@ impl DfcCircuit {
         Ok(())
     }
 
+    /// Relative tolerance of the transients (Newton and truncation error), replacing the
+    /// netlist's `.options reltol`.
+    pub fn set_reltol(&mut self, reltol: f64) -> Result<(), CosimError> {
+        if !(reltol > 0.0 && reltol < 1.0) {
+            return Err(CosimError::Other(format!(
+                "reltol must be in (0, 1), got {reltol}"
+            )));
+        }
+        self.reltol = Some(reltol);
+        Ok(())
+    }
+
+    /// (reltol, largest step in seconds) of the transients.
+    pub fn transient_accuracy(&self) -> (f64, Option<f64>) {
+        (
+            self.reltol.unwrap_or(self.circuit.options.reltol),
+            self.tran.tmax,
+        )
+    }
+
     /// The ideal model's network with the circuit's current weights (W, b, Q).
     pub fn network(&self) -> Network {
         let layers = (0..self.layers())
@@ -644,10 +706,17 @@ impl DfcCircuit {
 
     /// A fresh simulator with the crossbars' current conductances.
     pub fn simulator(&self) -> Result<Simulator, CosimError> {
-        let mut sim = Simulator::new(&self.circuit).map_err(|e| CosimError::Sim {
-            sample: 0,
-            source: e,
-        })?;
+        let mut sim = self
+            .template
+            .get_or_init(|| Simulator::new(&self.circuit))
+            .clone()
+            .map_err(|e| CosimError::Sim {
+                sample: 0,
+                source: e,
+            })?;
+        if let Some(r) = self.reltol {
+            sim.options.reltol = r;
+        }
         for cb in self.w.iter().chain(&self.q) {
             cb.write_into(&mut sim).map_err(|e| CosimError::Sim {
                 sample: 0,
