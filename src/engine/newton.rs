@@ -256,11 +256,7 @@ impl Simulator {
                 .zip(&self.f[..n])
                 .zip(self.static_ptr.windows(2))
             {
-                let mut s = -f;
-                for &(c, v) in &self.static_entries[w[0]..w[1]] {
-                    s -= v * x[c as usize];
-                }
-                *d = s;
+                *d = -f - super::btf::sparse_dot(&self.static_entries[w[0]..w[1]], |c| x[c]);
             }
             // Not stale: `jac` holds the factored values.
             let factored = if stale { &self.jac_factored } else { &self.jac };
