@@ -5,8 +5,8 @@
 # ideal model, ≥ 10× faster than ngspice).
 #
 # Toy circuit: `dfcsim gen --arch 15-10-10-5 --flat --plastic-feedback` (ideal preset).
-#   forward phase : circuit_s_per_sample (op + controlled transient + rule (5), fresh
-#                   simulator per sample) vs ideal_s_per_sample (the ideal model's DFC update,
+#   forward phase : circuit_s_per_sample (op + controlled transient + rule (5), a clone of
+#                   the compiled circuit per sample) vs ideal_s_per_sample (the ideal model's DFC update,
 #                   reference Euler, 1000 steps) — both from metrics.csv, one thread;
 #   sleep phase   : fb_circuit_s_per_sample vs fb_ideal_s_per_sample (rule 13, same noise);
 #   one transient : `dfcsim run` vs `ngspice -b` on the flat netlist (process start to exit,
@@ -32,8 +32,12 @@ dfcsim=$root/target/release/dfcsim
 out=bench/out/train_speed
 rm -rf "$out"; mkdir -p "$out"
 "$dfcsim" gen --arch 15-10-10-5 --flat --plastic-feedback -o "$out/toy.cir" >/dev/null
+# At the .learn card's transient accuracy (gen: reltol 1e-4, max_step 0.1 tau_u), and at
+# tight tolerances (reltol 1e-6, 0.05 tau_u) for the cost of accuracy.
 RAYON_NUM_THREADS=1 "$dfcsim" train "$out/toy.cir" --epochs 1 --samples "$samples" \
-  --test-samples 100 --max-step 5e-7 -q -o "$out/train"
+  --test-samples 100 -q -o "$out/train"
+RAYON_NUM_THREADS=1 "$dfcsim" train "$out/toy.cir" --epochs 1 --samples "$samples" \
+  --test-samples 100 --reltol 1e-6 --max-step 5e-7 -q -o "$out/train_tight"
 
 best() { # best wall time (s) of $runs runs of the command
   local b="" t tf
@@ -51,19 +55,22 @@ t_dfcsim=$(best "$dfcsim" run "$out/toy.cir" -o "$out/run")
 t_ngspice=$(cd "$out" && best ngspice -b -r toy.raw toy.cir)
 (cd "$out" && ngspice -b -r toy.raw toy.cir >ngspice.log 2>&1) || { echo "ngspice failed: $out/ngspice.log" >&2; exit 1; }
 
-table=$(python3 - "$out/train/metrics.csv" "$t_dfcsim" "$t_ngspice" "$samples" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
+table=$(python3 - "$out/train/metrics.csv" "$out/train_tight/metrics.csv" "$t_dfcsim" "$t_ngspice" "$samples" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
 import csv, sys
 row = list(csv.DictReader(open(sys.argv[1])))[-1]
-t_dfcsim, t_ng, n, cores, load = float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
+tight = list(csv.DictReader(open(sys.argv[2])))[-1]
+t_dfcsim, t_ng, n, cores, load = float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7]
 c, i = float(row["circuit_s_per_sample"]), float(row["ideal_s_per_sample"])
+ct, it = float(tight["circuit_s_per_sample"]), float(tight["ideal_s_per_sample"])
 fc, fi = float(row["fb_circuit_s_per_sample"]), float(row["fb_ideal_s_per_sample"])
 print(f"toy 15-10-10-5 flat, ideal preset, {n} samples, 1 thread, {cores} cores, load {load}")
-print(f"{'phase':<34}{'circuit s/sample':>18}{'reference s':>14}{'ratio':>9}")
-print(f"{'forward (rule 5) vs ideal model':<34}{c:>18.4f}{i:>14.4f}{c / i:>8.1f}x")
-print(f"{'sleep (rule 13) vs ideal model':<34}{fc:>18.4f}{fi:>14.4f}{fc / fi:>8.1f}x")
-print(f"{'one transient: dfcsim run vs ngspice':<34}{t_dfcsim:>18.3f}{t_ng:>14.3f}{t_ng / t_dfcsim:>8.1f}x faster")
-print(f"{'train forward sample vs ngspice':<34}{c:>18.4f}{t_ng:>14.3f}{t_ng / c:>8.1f}x faster")
-print(f"update angle to ideal {float(row['update_angle_deg']):.3f} deg, sleep angle {row['fb_angle_deg'] or 'n/a'} deg")
+print(f"{'phase':<40}{'circuit s/sample':>18}{'reference s':>14}{'ratio':>9}")
+print(f"{'forward (rule 5) vs ideal model':<40}{c:>18.4f}{i:>14.4f}{c / i:>8.1f}x")
+print(f"{'  same, reltol 1e-6, max step 0.05 tau_u':<40}{ct:>18.4f}{it:>14.4f}{ct / it:>8.1f}x")
+print(f"{'sleep (rule 13) vs ideal model':<40}{fc:>18.4f}{fi:>14.4f}{fc / fi:>8.1f}x")
+print(f"{'one transient: dfcsim run vs ngspice':<40}{t_dfcsim:>18.3f}{t_ng:>14.3f}{t_ng / t_dfcsim:>8.1f}x faster")
+print(f"{'train forward sample vs ngspice':<40}{c:>18.4f}{t_ng:>14.3f}{t_ng / c:>8.1f}x faster")
+print(f"update angle to ideal {float(row['update_angle_deg']):.3f} deg (tight: {float(tight['update_angle_deg']):.3f} deg), sleep angle {row['fb_angle_deg'] or 'n/a'} deg")
 PY
 )
 echo "$table"
