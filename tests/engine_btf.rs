@@ -209,9 +209,9 @@ fn sparse_lu_refactors_with_fixed_pivots_and_repivots_when_needed() {
     let solve_and_check = |lu: &mut SparseLu, vals: &[f64], rng: &mut Rng| -> f64 {
         lu.factor(vals).unwrap();
         let mut dense = vec![vec![0.0; n]; n];
-        for c in 0..n {
-            for k in pattern.col_ptr[c]..pattern.col_ptr[c + 1] {
-                dense[pattern.row_idx[k]][c] = vals[k];
+        for (c, w) in pattern.col_ptr.windows(2).enumerate() {
+            for (&r, &v) in pattern.row_idx[w[0]..w[1]].iter().zip(&vals[w[0]..w[1]]) {
+                dense[r][c] = v;
             }
         }
         let b: Vec<f64> = (0..n).map(|_| rng.next() - 0.5).collect();
@@ -225,9 +225,9 @@ fn sparse_lu_refactors_with_fixed_pivots_and_repivots_when_needed() {
     };
     let random_values = |rng: &mut Rng, diag: f64| -> Vec<f64> {
         let mut v = vec![0.0; pattern.nnz()];
-        for c in 0..n {
-            for k in pattern.col_ptr[c]..pattern.col_ptr[c + 1] {
-                v[k] = if pattern.row_idx[k] == c {
+        for (c, w) in pattern.col_ptr.windows(2).enumerate() {
+            for (vk, &r) in v[w[0]..w[1]].iter_mut().zip(&pattern.row_idx[w[0]..w[1]]) {
+                *vk = if r == c {
                     diag * (1.0 + rng.next())
                 } else {
                     rng.next() - 0.5
