@@ -155,6 +155,8 @@ pub enum FeedbackInit {
     WeightProduct,
     /// Xavier-normal Q_i, Q_L = I.
     XavierNormal,
+    /// Q = 0: a network only run forward (a teacher); draws nothing from the RNG.
+    Zero,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -210,6 +212,7 @@ impl Network {
                 }
                 net.layers[depth - 1].q = Mat::identity(n_l);
             }
+            FeedbackInit::Zero => {}
         }
         net
     }
