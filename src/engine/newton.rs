@@ -273,19 +273,18 @@ impl Simulator {
                 }
             }
             // Convergence: every update within reltol·|x| + vntol (nodes) / abstol (branches).
-            let mut worst = 0usize;
-            let mut worst_ratio = 0.0f64;
-            for k in 0..n {
-                let old = self.x[k];
-                let new = old + self.dx[k];
-                self.x[k] = new;
+            // The largest |dx|/tol, found by cross-multiplying (no division per unknown).
+            let (mut worst, mut worst_dx, mut worst_tol) = (0usize, 0.0f64, 1.0f64);
+            for (k, (xk, &d)) in self.x[..n].iter_mut().zip(&self.dx[..n]).enumerate() {
+                let old = *xk;
+                let new = old + d;
+                *xk = new;
                 let tol = reltol * old.abs().max(new.abs()) + if k < nn { vntol } else { abstol };
-                let ratio = self.dx[k].abs() / tol;
-                if ratio > worst_ratio {
-                    worst_ratio = ratio;
-                    worst = k;
+                if d.abs() * worst_tol > worst_dx * tol {
+                    (worst, worst_dx, worst_tol) = (k, d.abs(), tol);
                 }
             }
+            let worst_ratio = worst_dx / worst_tol;
             if stale && iter > 1 {
                 // Contraction of the chord iteration; a slow one refactors next time.
                 let rate = worst_ratio / prev_ratio;
