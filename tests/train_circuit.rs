@@ -21,6 +21,40 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A flat 4-3-2 DFC netlist from `dfcsim gen` (ideal preset, xavier weights of `seed`) in a
+/// fresh directory: (directory, netlist path).
+fn flat_432(name: &str, seed: u64, phi: Phi) -> (PathBuf, PathBuf) {
+    let arch = [4, 3, 2];
+    let phis = dfcgen::layer_phis(&arch, phi);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let net = DfcNetwork::xavier(&arch, phis, &mut rng).unwrap();
+    let mut cfg = GenConfig::new("net");
+    cfg.flat = true;
+    let sample = network::student_teacher_sample(&net, seed, cfg.dfc.lambda).unwrap();
+    let dir = temp_dir(name);
+    let path = dir.join("net.cir");
+    dfcgen::generate(&net, &sample, &cfg)
+        .unwrap()
+        .write(&path)
+        .unwrap();
+    (dir, path)
+}
+
+/// One epoch of `samples` per-sample steps with ideal devices.
+fn ideal_training(seed: u64, samples: usize) -> cosim::TrainOptions {
+    cosim::TrainOptions {
+        epochs: 1,
+        seed,
+        samples,
+        test_samples: 5,
+        batch: 1,
+        device: DeviceParams::named("ideal").unwrap(),
+        conversion_energy_j: 0.0,
+        waveform_samples: vec![],
+        waveform_dir: None,
+    }
+}
+
 #[test]
 fn one_sample_matches_continuous_time_dfc_and_the_ideal_update() {
     let arch = [4, 3, 2];
@@ -202,34 +236,11 @@ fn one_sample_matches_continuous_time_dfc_and_the_ideal_update() {
 /// SGD steps on the same samples from the same initial weights: the weight changes agree.
 #[test]
 fn circuit_training_follows_the_ideal_model_step_by_step() {
-    let arch = [4, 3, 2];
-    let seed = 11;
-    let phis = dfcgen::layer_phis(&arch, Phi::Linear);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let net = DfcNetwork::xavier(&arch, phis, &mut rng).unwrap();
-    let mut cfg = GenConfig::new("net");
-    cfg.flat = true;
-    let sample = network::student_teacher_sample(&net, seed, cfg.dfc.lambda).unwrap();
-    let dir = temp_dir("steps");
-    let path = dir.join("net.cir");
-    dfcgen::generate(&net, &sample, &cfg)
-        .unwrap()
-        .write(&path)
-        .unwrap();
+    let (dir, path) = flat_432("steps", 11, Phi::Linear);
     let mut dc = DfcCircuit::load(&path).unwrap();
     dc.set_max_step(5e-7).unwrap();
     let start = dc.network();
-    let opts = cosim::TrainOptions {
-        epochs: 1,
-        seed: 3,
-        samples: 4,
-        test_samples: 5,
-        batch: 1,
-        device: DeviceParams::named("ideal").unwrap(),
-        conversion_energy_j: 0.0,
-        waveform_samples: vec![],
-        waveform_dir: None,
-    };
+    let opts = ideal_training(3, 4);
     cosim::train(&mut dc, &opts, None, |_, _| Ok(())).unwrap();
     let end = dc.network();
 
@@ -308,18 +319,7 @@ fn array_form_trains_like_the_flat_form() {
             .unwrap();
         let mut dc = DfcCircuit::load(&path).unwrap();
         dc.set_max_step(5e-7).unwrap();
-        let opts = cosim::TrainOptions {
-            epochs: 1,
-            seed: 3,
-            samples: 3,
-            test_samples: 5,
-            batch: 1,
-            device: DeviceParams::named("ideal").unwrap(),
-            conversion_energy_j: 0.0,
-            waveform_samples: vec![],
-            waveform_dir: None,
-        };
-        let run = cosim::train(&mut dc, &opts, None, |_, _| Ok(())).unwrap();
+        let run = cosim::train(&mut dc, &ideal_training(3, 3), None, |_, _| Ok(())).unwrap();
         assert!(run.rows[0].update_angle_deg < 1.0);
         ends.push(dc.network());
     }
@@ -340,31 +340,8 @@ fn array_form_trains_like_the_flat_form() {
 /// 0.01° and 1e-3 (relative) of training at reltol 1e-6 and 0.05 τ_u.
 #[test]
 fn learn_card_accuracy_keeps_the_update_of_tight_tolerances() {
-    let arch = [4, 3, 2];
-    let seed = 17;
-    let phis = dfcgen::layer_phis(&arch, Phi::Tanh);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let net = DfcNetwork::xavier(&arch, phis, &mut rng).unwrap();
-    let mut cfg = GenConfig::new("net");
-    cfg.flat = true;
-    let sample = network::student_teacher_sample(&net, seed, cfg.dfc.lambda).unwrap();
-    let dir = temp_dir("accuracy");
-    let path = dir.join("net.cir");
-    dfcgen::generate(&net, &sample, &cfg)
-        .unwrap()
-        .write(&path)
-        .unwrap();
-    let opts = cosim::TrainOptions {
-        epochs: 1,
-        seed: 5,
-        samples: 3,
-        test_samples: 5,
-        batch: 1,
-        device: DeviceParams::named("ideal").unwrap(),
-        conversion_energy_j: 0.0,
-        waveform_samples: vec![],
-        waveform_dir: None,
-    };
+    let (dir, path) = flat_432("accuracy", 17, Phi::Tanh);
+    let opts = ideal_training(5, 3);
     let mut runs = Vec::new();
     for tight in [false, true] {
         let mut dc = DfcCircuit::load(&path).unwrap();
