@@ -23,17 +23,16 @@ enum Block {
 /// LU of a block larger than 1×1.
 #[derive(Debug, Clone)]
 enum BlockLu {
-    /// Small feedback set + acyclic rest (no fill); the block entries are kept to build
-    /// the general LU when a matched pivot turns out to be zero. Such a zero is often
+    /// Small feedback set + acyclic rest (no fill), with the general LU of the same block
+    /// for when a matched pivot turns out to be zero or small. Such a pivot is often
     /// temporary (e.g. a gain switched off during part of a transient), so every
     /// factorisation tries the Schur form first and `on_fallback` says which one the solve
-    /// must use.
+    /// must use. The fallback's symbolic analysis is done here, with the block: a clone of
+    /// a compiled simulator (one per training transient) must not redo it.
     Schur {
         schur: Box<SchurLu>,
-        pairs: Vec<(usize, usize)>,
-        gpos: Vec<usize>,
-        /// The general LU (a `Sparse` variant), built on the first zero pivot.
-        fallback: Option<Box<BlockLu>>,
+        /// The general LU (a `Sparse` variant).
+        fallback: Box<BlockLu>,
         on_fallback: bool,
     },
     /// General sparse LU; `gather[k]` is the global value position of block CSC entry k.
@@ -175,9 +174,7 @@ impl BtfLu {
                 let lu = match SchurLu::new(&entries, &pivot) {
                     Some(schur) => BlockLu::Schur {
                         schur: Box::new(schur),
-                        pairs,
-                        gpos,
-                        fallback: None,
+                        fallback: Box::new(sparse_block(k, &pairs, &gpos)?),
                         on_fallback: false,
                     },
                     None => sparse_block(k, &pairs, &gpos)?,
@@ -243,8 +240,6 @@ impl BtfLu {
                 Block::Multi { cols, lu, .. } => {
                     if let BlockLu::Schur {
                         schur,
-                        pairs,
-                        gpos,
                         fallback,
                         on_fallback,
                     } = lu
@@ -253,14 +248,9 @@ impl BtfLu {
                             *on_fallback = false;
                             continue;
                         }
-                        // A zero matched pivot: pivoting LU for this factorisation.
-                        if fallback.is_none() {
-                            *fallback = Some(Box::new(sparse_block(cols.len(), pairs, gpos)?));
-                        }
+                        // A zero or small matched pivot: pivoting LU for this factorisation.
                         *on_fallback = true;
-                        if let Some(f) = fallback.as_deref_mut() {
-                            factor_sparse(f, values, cols)?;
-                        }
+                        factor_sparse(fallback, values, cols)?;
                         continue;
                     }
                     factor_sparse(lu, values, cols)?;
@@ -314,10 +304,10 @@ impl BtfLu {
                     match lu {
                         BlockLu::Schur {
                             on_fallback: true,
-                            fallback: Some(f),
+                            fallback,
                             ..
                         } => {
-                            if let BlockLu::Sparse { lu, .. } = f.as_mut() {
+                            if let BlockLu::Sparse { lu, .. } = fallback.as_mut() {
                                 lu.solve(br);
                             }
                         }
