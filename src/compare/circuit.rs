@@ -38,7 +38,8 @@ pub fn train_circuit(
         message: e.to_string(),
     };
     let mut dc = DfcCircuit::load(&setup.netlist).map_err(run_err)?;
-    // 0.05 τ_u: within 0.01° of the fine-step update on the toy circuits (cosim's tests).
+    // 0.05 τ_u (reltol from the .learn card): within 0.01° of the fine-step update on the
+    // toy circuits (cosim's tests).
     let tau_u = dc.learn.tau_u;
     dc.set_max_step(0.05 * tau_u).map_err(run_err)?;
     let opts = TrainOptions {

@@ -71,9 +71,13 @@ pub fn student_teacher_sized(
         }
         // Blocks of samples share each pass over the teacher's weights (same bits as one
         // sample at a time).
-        let ys: Vec<Vec<f64>> = x.data[..n * n_in]
-            .par_chunks(64 * n_in.max(1))
-            .map(|c| teacher.forward_outputs(c, c.len() / n_in.max(1), 16))
+        const CHUNK: usize = 64;
+        let ys: Vec<Vec<f64>> = (0..n.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|b| {
+                let (s0, s1) = (b * CHUNK, ((b + 1) * CHUNK).min(n));
+                teacher.forward_outputs(&x.data[s0 * n_in..s1 * n_in], s1 - s0, 16)
+            })
             .collect();
         Dataset {
             x,

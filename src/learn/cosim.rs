@@ -343,7 +343,10 @@ impl Crossbar {
 /// The structure of a generated DFC netlist (array or flat form), found through its names.
 #[derive(Debug, Clone)]
 pub struct DfcCircuit {
-    pub circuit: Circuit,
+    /// Fixed after construction (the compiled template below is built from it).
+    circuit: Circuit,
+    /// The `.learn` card; its `reltol=`/`max_step=` are applied at construction (later:
+    /// [`DfcCircuit::set_reltol`], [`DfcCircuit::set_max_step`]).
     pub learn: LearnSpec,
     /// n_0 … n_L.
     pub sizes: Vec<usize>,
@@ -369,7 +372,7 @@ pub struct DfcCircuit {
     reltol: Option<f64>,
     /// The compiled `circuit` (pattern, symbolic LU), built on first use and cloned for
     /// every transient: one symbolic analysis per netlist. `circuit` does not change after
-    /// construction.
+    /// construction (private, so nothing changes it).
     template: std::sync::OnceLock<Result<Simulator, SimError>>,
 }
 
@@ -598,7 +601,8 @@ impl DfcCircuit {
             noise_fb: Vec::new(),
             en: None,
             reltol: None,
-            template: Default::default(),
+            // The simulator that read the crossbars has not run: it is the template.
+            template: std::sync::OnceLock::from(Ok(sim)),
         })
     }
 
@@ -670,6 +674,11 @@ impl DfcCircuit {
         }
         self.reltol = Some(reltol);
         Ok(())
+    }
+
+    /// The elaborated netlist (read-only: the compiled template is built from it).
+    pub fn circuit(&self) -> &Circuit {
+        &self.circuit
     }
 
     /// (reltol, largest step in seconds) of the transients.

@@ -210,7 +210,7 @@ pub fn run_sleep_sample(
     let l = dc.layers();
     let lay = sim.layout();
     let col = |name: String| -> Result<usize, CosimError> {
-        dc.circuit
+        dc.circuit()
             .find_node(&name)
             .map(|n| lay.node(n) + 1)
             .ok_or_else(|| CosimError::Other(format!("node `{name}` not found")))
@@ -282,7 +282,7 @@ pub fn run_sleep_sample(
     for src in dc.noise_fb.iter().flatten() {
         sim.set_source(*src, Waveform::Dc(0.0)).map_err(simerr)?;
     }
-    if let ElementKind::VoltageSource { wave, .. } = &dc.circuit.elements[en].kind {
+    if let ElementKind::VoltageSource { wave, .. } = &dc.circuit().elements[en].kind {
         sim.set_source(en, wave.clone()).map_err(simerr)?;
     }
     let (res, err) = run;
