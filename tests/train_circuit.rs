@@ -351,11 +351,15 @@ fn learn_card_accuracy_keeps_the_update_of_tight_tolerances() {
         assert!(close(dc.learn.max_step_s, 0.1 * tau_u));
         let (reltol, h) = dc.transient_accuracy();
         assert!(reltol == 1e-4 && close(h, 0.1 * tau_u));
+        // The netlist's own .options say 1e-6: the transients must run at the card's.
+        assert_eq!(dc.circuit().options.reltol, 1e-6);
+        assert_eq!(dc.simulator().unwrap().options.reltol, 1e-4);
         if tight {
             dc.set_reltol(1e-6).unwrap();
             dc.set_max_step(0.05 * tau_u).unwrap();
             let (reltol, h) = dc.transient_accuracy();
             assert!(reltol == 1e-6 && close(h, 0.05 * tau_u));
+            assert_eq!(dc.simulator().unwrap().options.reltol, 1e-6);
         }
         let run = cosim::train(&mut dc, &opts, None, |_, _| Ok(())).unwrap();
         runs.push((run.rows[0].update_angle_deg, dc.network()));
@@ -374,6 +378,8 @@ fn learn_card_accuracy_keeps_the_update_of_tight_tolerances() {
             norm = norm.max(y.abs());
         }
     }
+    // Different accuracies give different (but close) weights: the settings took effect.
+    assert!(diff > 0.0, "the two accuracies gave identical weights");
     assert!(
         diff < 1e-3 * norm,
         "weights differ by {diff:e} (max |w| {norm:e})"
