@@ -63,6 +63,14 @@ fn settled_high_gain_opamp_with_tight_abstol_converges_every_step() {
     }
 }
 
+/// Every value of a waveform table as bits (time and signals, row by row).
+fn waveform_bits(w: &dfcsim::waveform::Waveforms) -> Vec<u64> {
+    (0..w.rows())
+        .flat_map(|r| w.row(r).to_vec())
+        .map(f64::to_bits)
+        .collect()
+}
+
 /// A clone of a simulator that has not run is a fresh simulator (the co-simulation clones
 /// one per transient instead of redoing the symbolic analysis): same waveform bits, also
 /// after other clones have run, and a value changed in one clone stays in that clone.
@@ -74,17 +82,14 @@ fn a_cloned_simulator_runs_like_a_fresh_one() {
     let mut fresh = Simulator::new(&c).unwrap();
     let (want, err) = fresh.run_tran(&spec);
     assert!(err.is_none(), "{err:?}");
-    let bits = |w: &dfcsim::waveform::Waveforms| -> Vec<u64> {
-        (0..w.rows())
-            .flat_map(|r| w.row(r).to_vec())
-            .map(f64::to_bits)
-            .collect()
-    };
     for _ in 0..2 {
         let mut sim = template.clone();
         let (got, err) = sim.run_tran(&spec);
         assert!(err.is_none(), "{err:?}");
-        assert_eq!(bits(&got.waveforms), bits(&want.waveforms));
+        assert_eq!(
+            waveform_bits(&got.waveforms),
+            waveform_bits(&want.waveforms)
+        );
     }
     // A changed input in one clone leaves the template (and the next clone) untouched.
     let vin = c.find_element("vin").unwrap();
@@ -93,9 +98,15 @@ fn a_cloned_simulator_runs_like_a_fresh_one() {
         .set_source(vin, dfcsim::circuit::Waveform::Dc(0.05))
         .unwrap();
     let (other, _) = changed.run_tran(&spec);
-    assert_ne!(bits(&other.waveforms), bits(&want.waveforms));
+    assert_ne!(
+        waveform_bits(&other.waveforms),
+        waveform_bits(&want.waveforms)
+    );
     let (again, _) = template.clone().run_tran(&spec);
-    assert_eq!(bits(&again.waveforms), bits(&want.waveforms));
+    assert_eq!(
+        waveform_bits(&again.waveforms),
+        waveform_bits(&want.waveforms)
+    );
 }
 
 /// The same for the array form of the DFC toy (crossbar, neuron-layer, controller and DAC
@@ -111,15 +122,12 @@ fn a_cloned_array_form_simulator_runs_like_a_fresh_one() {
     let template = Simulator::new(&c).unwrap();
     let (want, err) = Simulator::new(&c).unwrap().run_tran(&spec);
     assert!(err.is_none(), "{err:?}");
-    let bits = |w: &dfcsim::waveform::Waveforms| -> Vec<u64> {
-        (0..w.rows())
-            .flat_map(|r| w.row(r).to_vec())
-            .map(f64::to_bits)
-            .collect()
-    };
     for _ in 0..2 {
         let (got, err) = template.clone().run_tran(&spec);
         assert!(err.is_none(), "{err:?}");
-        assert_eq!(bits(&got.waveforms), bits(&want.waveforms));
+        assert_eq!(
+            waveform_bits(&got.waveforms),
+            waveform_bits(&want.waveforms)
+        );
     }
 }
