@@ -206,6 +206,7 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
         Ok(())
     })?;
     let last = run.rows.last();
+    let (reltol, max_step_s) = dc.transient_accuracy();
     let summary = json!({
         "netlist": args.netlist.display().to_string(),
         "sizes": dc.sizes,
@@ -221,8 +222,8 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
         "resumed_from_epoch": run.first_epoch - 1,
         "train_samples": run.samples,
         "test_samples": run.test_samples,
-        "max_step_s": dc.transient_accuracy().1,
-        "reltol": dc.transient_accuracy().0,
+        "max_step_s": max_step_s,
+        "reltol": reltol,
         "test_loss_note": "test loss: ideal model forward pass on the circuit's read weights",
         "final": last,
         "wall_time_s": start.elapsed().as_secs_f64(),

@@ -277,18 +277,7 @@ impl BtfLu {
             let offs = &self.off[self.off_ptr[bi]..self.off_ptr[bi + 1]];
             match b {
                 Block::Scalar { row, col, pos } => {
-                    let mut s = [0.0f64; 4];
-                    let mut chunks = offs.chunks_exact(4);
-                    for ch in &mut chunks {
-                        for (sl, &(_, c, p)) in s.iter_mut().zip(ch) {
-                            *sl += a[p as usize] * rhs[c as usize];
-                        }
-                    }
-                    let mut tail = 0.0;
-                    for &(_, c, p) in chunks.remainder() {
-                        tail += a[p as usize] * rhs[c as usize];
-                    }
-                    let sum = (s[0] + s[1]) + (s[2] + s[3]) + tail;
+                    let sum = sparse_dot(offs, |&(_, c, p)| a[p as usize] * rhs[c as usize]);
                     rhs[*col] = (self.scratch[*row] - sum) / a[*pos];
                 }
                 Block::Multi { rows, cols, lu, .. } => {
@@ -324,22 +313,19 @@ impl BtfLu {
     }
 }
 
-/// Σ v·x(c) over sparse (column, value) entries, in four interleaved partial sums: one
-/// dependent chain of adds would leave the FP units idle on long rows (fully connected
-/// layers). The order is fixed, so the bits are too.
+/// Σ term(e) over sparse entries, in four interleaved partial sums: one dependent chain
+/// of adds would leave the FP units idle on long rows (fully connected layers). The order
+/// is fixed, so the bits are too.
 #[inline]
-pub(super) fn sparse_dot(entries: &[(u32, f64)], x: impl Fn(usize) -> f64) -> f64 {
+pub(super) fn sparse_dot<T>(entries: &[T], term: impl Fn(&T) -> f64) -> f64 {
     let mut s = [0.0f64; 4];
     let mut chunks = entries.chunks_exact(4);
     for ch in &mut chunks {
-        for (sl, &(c, v)) in s.iter_mut().zip(ch) {
-            *sl += v * x(c as usize);
+        for (sl, e) in s.iter_mut().zip(ch) {
+            *sl += term(e);
         }
     }
-    let mut tail = 0.0;
-    for &(c, v) in chunks.remainder() {
-        tail += v * x(c as usize);
-    }
+    let tail = chunks.remainder().iter().fold(0.0, |t, e| t + term(e));
     (s[0] + s[1]) + (s[2] + s[3]) + tail
 }
 

@@ -139,12 +139,13 @@ impl std::fmt::Debug for SparseLu {
 }
 
 impl Clone for SparseLu {
-    /// Everything is copied; the scratch memory is allocated anew (same size).
+    /// The fixed pivots and factors are copied; faer's pivoting factorisation (already
+    /// copied into them) and the scratch memory are allocated anew.
     fn clone(&self) -> Self {
         SparseLu {
             pattern: self.pattern.clone(),
             symbolic: self.symbolic.clone(),
-            pivoting: self.pivoting.clone(),
+            pivoting: SimplicialLu::new(),
             mem: MemBuffer::new(Self::scratch(self.pattern.n)),
             row_perm: self.row_perm.clone(),
             row_perm_inv: self.row_perm_inv.clone(),

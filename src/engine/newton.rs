@@ -256,7 +256,10 @@ impl Simulator {
                 .zip(&self.f[..n])
                 .zip(self.static_ptr.windows(2))
             {
-                *d = -f - super::btf::sparse_dot(&self.static_entries[w[0]..w[1]], |c| x[c]);
+                *d = -f
+                    - super::btf::sparse_dot(&self.static_entries[w[0]..w[1]], |&(c, v)| {
+                        v * x[c as usize]
+                    });
             }
             // Not stale: `jac` holds the factored values.
             let factored = if stale { &self.jac_factored } else { &self.jac };
