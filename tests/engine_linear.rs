@@ -137,7 +137,7 @@ fn transient_continues_from_a_previous_state() {
     let (a, e) = sim.run_tran(&half);
     assert!(e.is_none());
     let x_end: Vec<f64> = sim.solution().to_vec();
-    let (b2, e) = sim.run_tran_from(&TranSpec::new(1e-5, 1e-3), &x_end);
+    let (b2, e) = sim.run_tran_from(&TranSpec::new(1e-5, 1e-3), &x_end, 0.0);
     assert!(e.is_none());
     let io = a.waveforms.index_of("v(out)").unwrap();
     let v1 = a.waveforms.row(a.waveforms.rows() - 1)[io];
@@ -146,6 +146,89 @@ fn transient_continues_from_a_previous_state() {
     assert!((v1 - (1.0 - (-1.0f64).exp())).abs() < 1e-3, "{v1}");
     assert_eq!(v1, v2_start);
     assert!((v2 - (1.0 - (-2.0f64).exp())).abs() < 1e-3, "{v2}");
-    let wrong = sim.run_tran_from(&TranSpec::new(1e-5, 1e-3), &[0.0]);
+    let wrong = sim.run_tran_from(&TranSpec::new(1e-5, 1e-3), &[0.0], 0.0);
     assert!(wrong.1.is_some());
+    let late = sim.run_tran_from(&TranSpec::new(1e-5, 1e-3), &x_end, 1e-3);
+    assert!(late.1.is_some(), "a start at tstop is an error");
+}
+
+/// A transient that starts after a quiescent interval (sources constant until the step
+/// at 1 ms) from the operating point matches the full run from time 0, and its waveform
+/// holds the rested state at 0 and at the start.
+#[test]
+fn transient_skips_a_quiescent_interval() {
+    let t_on = 1e-3;
+    let mut b = CircuitBuilder::new("rc step at 1 ms");
+    b.v(
+        "v1",
+        "in",
+        "0",
+        Waveform::Pwl(vec![
+            (0.0, 0.5),
+            (t_on, 0.5),
+            (t_on + 1e-6, 1.5),
+            (5e-3, 1.5),
+        ]),
+    );
+    b.r("r1", "in", "out", 1e3);
+    b.c("c1", "out", "0", 1e-6, None);
+    let c = b.build();
+    let spec = TranSpec::new(1e-5, 4e-3);
+    let mut full = Simulator::new(&c).unwrap();
+    assert!(full.quiescent_until(t_on));
+    assert!(!full.quiescent_until(1.0001e-3));
+    let (a, e) = full.run_tran(&spec);
+    assert!(e.is_none());
+    let mut skip = Simulator::new(&c).unwrap();
+    let (_, e) = skip.run_op();
+    assert!(e.is_none());
+    let x_op = skip.solution().to_vec();
+    let (b2, e) = skip.run_tran_from(&spec, &x_op, t_on);
+    assert!(e.is_none());
+    let io = a.waveforms.index_of("v(out)").unwrap();
+    let (w, wa) = (&b2.waveforms, &a.waveforms);
+    assert_eq!((w.row(0)[0], w.row(1)[0]), (0.0, t_on));
+    assert_eq!((w.row(0)[io], w.row(1)[io]), (0.5, 0.5));
+    assert!(w.rows() < wa.rows(), "{} vs {} points", w.rows(), wa.rows());
+    // v(out) = 1.5 − e^(−(t − t_on)/τ) after the (1 µs) step, τ = 1 ms.
+    let exact = |t: f64| 1.5 - (-(t - t_on - 0.5e-6) / 1e-3).exp();
+    for wf in [w, wa] {
+        let last = wf.row(wf.rows() - 1);
+        assert_eq!(last[0], 4e-3);
+        assert!((last[io] - exact(4e-3)).abs() < 1e-5, "{}", last[io]);
+    }
+    let (ea, eb) = (wa.row(wa.rows() - 1)[io], w.row(w.rows() - 1)[io]);
+    assert!((ea - eb).abs() < 1e-6, "{ea} vs {eb}");
+}
+
+/// Which sources keep their time-0 value before t (text netlists, ngspice syntax).
+#[test]
+fn quiescence_follows_every_time_dependent_source() {
+    let cases = [
+        ("V1 a 0 DC 1", 1.0, true),
+        ("V1 a 0 PULSE(0 1 2m 1u 1u 1m 5m)", 1e-3, true),
+        ("V1 a 0 PULSE(0 1 2m 1u 1u 1m 5m)", 3e-3, false),
+        ("V1 a 0 PULSE(1 1 0 1u 1u 1m 5m)", 3e-3, true),
+        ("V1 a 0 PWL(0 1 1m 1 2m 0)", 1e-3, true),
+        ("V1 a 0 PWL(0 1 1m 1 2m 0)", 1.5e-3, false),
+        ("V1 a 0 PWL(0 1 2m 0)", 1e-3, false),
+        ("V1 a 0 PWL(1m 0 2m 1)", 1e-3, true),
+        ("V1 a 0 SIN(0 1 1k 2m)", 1e-3, true),
+        ("V1 a 0 SIN(0 1 1k)", 1e-3, false),
+        ("I1 a 0 SIN(0 1 1k)", 1e-3, false),
+        ("V1 a 0 TRNOISE(1m 1u)", 1e-3, false),
+        ("V1 b 0 DC 1\nB1 a 0 V=v(b)*2", 1.0, true),
+        (
+            "V1 b 0 DC 1\nB1 a 0 V=v(b)*(time > 1m ? 2 : 1)",
+            1e-3,
+            false,
+        ),
+        ("V1 b 0 DC 1\nB1 a 0 I=v(b)+time", 1e-3, false),
+    ];
+    for (lines, t, want) in cases {
+        let text = format!("quiescence\n{lines}\nR1 a 0 1k\nR2 b 0 1k\n.end\n");
+        let c = dfcsim::elaborate::load_str(&text, std::path::Path::new("q.cir")).unwrap();
+        let sim = Simulator::new(&c).unwrap();
+        assert_eq!(sim.quiescent_until(t), want, "{lines} before {t}");
+    }
 }

@@ -208,6 +208,11 @@ impl Tape {
         *self.vals.last().unwrap_or(&0.0)
     }
 
+    /// Whether the expression reads `time`.
+    pub fn reads_time(&self) -> bool {
+        self.ops.iter().any(|op| matches!(op, Op::Time))
+    }
+
     /// Derivatives of the last evaluated value with respect to `refs`.
     pub fn derivatives(&self) -> &[f64] {
         &self.ders
@@ -419,6 +424,9 @@ impl Device for BehavioralCurrent {
     fn is_linear(&self) -> bool {
         false
     }
+    fn varies_before(&self, _t: f64) -> bool {
+        self.tape.reads_time()
+    }
 }
 
 /// B with `V=expr`: v(p) − v(n) = expr; branch current from p through the source to n.
@@ -477,5 +485,8 @@ impl Device for BehavioralVoltage {
     }
     fn is_linear(&self) -> bool {
         false
+    }
+    fn varies_before(&self, _t: f64) -> bool {
+        self.tape.reads_time()
     }
 }

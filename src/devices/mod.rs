@@ -358,6 +358,12 @@ pub trait Device: DeviceClone {
     fn apply_uic(&self, _x: &mut [f64]) {}
     /// Source corners in [0, tstop] (seconds).
     fn breakpoints(&self, _tstop: f64, _out: &mut Vec<f64>) {}
+    /// Whether the device's equations change with time somewhere in [0, t) (seconds).
+    /// Only devices whose `load` reads `ctx.time` (independent and behavioural sources)
+    /// can, and they override this.
+    fn varies_before(&self, _t: f64) -> bool {
+        false
+    }
     /// True when the Jacobian never depends on x (so one Newton solve is exact).
     fn is_linear(&self) -> bool {
         true
@@ -466,6 +472,9 @@ impl Device for AnyDevice {
     }
     fn breakpoints(&self, tstop: f64, out: &mut Vec<f64>) {
         dispatch!(self, d => d.breakpoints(tstop, out))
+    }
+    fn varies_before(&self, t: f64) -> bool {
+        dispatch!(self, d => d.varies_before(t))
     }
     fn is_linear(&self) -> bool {
         dispatch!(self, d => d.is_linear())

@@ -87,6 +87,27 @@ fn pwl_value(points: &[(f64, f64)], t: f64) -> f64 {
     }
 }
 
+/// Whether the waveform keeps its time-0 value on all of [0, t) (seconds).
+pub fn constant_before(w: &Waveform, t: f64) -> bool {
+    match w {
+        Waveform::Dc(_) => true,
+        Waveform::Pulse { v1, v2, td, .. } => v1 == v2 || *td >= t,
+        Waveform::Pwl(points) => {
+            let Some(&(_, v0)) = points.first() else {
+                return true;
+            };
+            // Every point before t, and the first one at or after it (which bounds the
+            // segment reaching into [0, t)), at the first point's value.
+            let k = points.partition_point(|p| p.0 < t);
+            points[..(k + 1).min(points.len())]
+                .iter()
+                .all(|p| p.1 == v0)
+        }
+        Waveform::Sin { va, td, .. } => *va == 0.0 || *td >= t,
+        Waveform::TrNoise(tr) => tr.na == 0.0,
+    }
+}
+
 /// Periods of a PULSE whose corners become breakpoints.
 const MAX_PULSE_PERIODS: u64 = 100_000;
 

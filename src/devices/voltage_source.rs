@@ -53,4 +53,7 @@ impl Device for VoltageSource {
     fn breakpoints(&self, tstop: f64, out: &mut Vec<f64>) {
         source::breakpoints(&self.wave, tstop, out);
     }
+    fn varies_before(&self, t: f64) -> bool {
+        !source::constant_before(&self.wave, t)
+    }
 }

@@ -390,6 +390,14 @@ impl Simulator {
         &self.x[..self.n]
     }
 
+    /// Whether no equation of the circuit changes with time before `t` (seconds): every
+    /// independent and behavioural source keeps its time-0 value on [0, t). An operating
+    /// point at time 0 is then the transient's state at `t` too, and a transient may start
+    /// there ([`Simulator::run_tran_from`]).
+    pub fn quiescent_until(&self, t: f64) -> bool {
+        !self.devices.iter().any(|d| d.varies_before(t))
+    }
+
     /// Sets the conductance (siemens) of resistor `element` (1/R), or the
     /// transconductance of G source `element`.
     pub fn set_conductance(&mut self, element: usize, siemens: f64) -> Result<(), SimError> {

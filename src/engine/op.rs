@@ -7,9 +7,24 @@ use crate::devices::{Coeffs, LoadCtx};
 impl Simulator {
     /// `.op`: one row with every node voltage and branch current.
     pub fn run_op(&mut self) -> (AnalysisResult, Option<SimError>) {
+        self.op_analysis(false)
+    }
+
+    /// `.op` whose Newton starts from the present solution instead of zero, for an
+    /// operating point close to the last one (e.g. after one source value changed): one or
+    /// two iterations instead of a cold start. Falls back to the usual cold-start sequence.
+    pub fn run_op_warm(&mut self) -> (AnalysisResult, Option<SimError>) {
+        self.op_analysis(true)
+    }
+
+    fn op_analysis(&mut self, warm: bool) -> (AnalysisResult, Option<SimError>) {
         let (mut stats, t0, base) = self.start_stats();
         let mut wf = self.waveforms("Operating Point", false);
-        let r = self.solve_op(false, &mut stats);
+        let r = if warm {
+            self.solve_op_warm(&mut stats)
+        } else {
+            self.solve_op(false, &mut stats)
+        };
         if r.is_ok() {
             let row: Vec<f64> = self.x[..self.n].to_vec();
             wf.push_row(&row);
@@ -25,9 +40,20 @@ impl Simulator {
         )
     }
 
-    /// Solves the DC operating point into `x` (and the charges into the state arrays).
-    pub(super) fn solve_op(&mut self, force_ic: bool, stats: &mut Stats) -> Result<(), SimError> {
-        let base = NewtonSetup {
+    /// Plain Newton for the operating point from the present `x`; else [`Self::solve_op`].
+    fn solve_op_warm(&mut self, stats: &mut Stats) -> Result<(), SimError> {
+        if self.x[..self.n].iter().all(|v| v.is_finite())
+            && self
+                .newton(&self.op_setup(false), &mut stats.newton_iterations)
+                .is_ok()
+        {
+            return Ok(());
+        }
+        self.solve_op(false, stats)
+    }
+
+    fn op_setup(&self, force_ic: bool) -> NewtonSetup {
+        NewtonSetup {
             ctx: LoadCtx {
                 time: 0.0,
                 source_factor: 1.0,
@@ -39,7 +65,12 @@ impl Simulator {
             force_ic,
             max_dv: None,
             chord: false,
-        };
+        }
+    }
+
+    /// Solves the DC operating point into `x` (and the charges into the state arrays).
+    pub(super) fn solve_op(&mut self, force_ic: bool, stats: &mut Stats) -> Result<(), SimError> {
+        let base = self.op_setup(force_ic);
         let it = &mut stats.newton_iterations;
         self.x.fill(0.0);
         let first_failure = match self.newton(&base, it) {

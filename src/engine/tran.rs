@@ -96,10 +96,17 @@ impl Simulator {
     /// [`Simulator::solution`], e.g. the end of a previous run) instead of an operating
     /// point: charges are taken from `x0`, `uic`/`.ic` are ignored. This is how a
     /// co-simulation presents one sample after another to the same circuit.
+    ///
+    /// With `t_begin` > 0 the integration starts at `t_begin` (seconds, < tstop): the
+    /// circuit is taken to have rested in `x0` since time 0, so the waveform gets rows at
+    /// 0 and at `t_begin` with the values of `x0`. That skips a quiescent interval, e.g. the
+    /// settle phase of a co-simulation whose sources are constant until the controller is
+    /// switched on ([`Simulator::quiescent_until`] says when that holds).
     pub fn run_tran_from(
         &mut self,
         spec: &TranSpec,
         x0: &[f64],
+        t_begin: f64,
     ) -> (AnalysisResult, Option<SimError>) {
         let (mut stats, t0, base) = self.start_stats();
         let mut wf = self.waveforms("Transient Analysis", true);
@@ -109,8 +116,14 @@ impl Simulator {
                 x0.len(),
                 self.n
             )))
+        } else if !(t_begin.is_finite() && t_begin >= 0.0 && t_begin < spec.tstop) {
+            Some(SimError::BadAnalysis(format!(
+                "transient start {t_begin} s is outside [0, tstop = {} s)",
+                spec.tstop
+            )))
         } else {
-            self.tran_inner(spec, Some(x0), &mut wf, &mut stats).err()
+            self.tran_inner(spec, Some((x0, t_begin)), &mut wf, &mut stats)
+                .err()
         };
         if self.options.interp {
             wf = interpolate_onto_grid(&wf, spec.tstart, spec.tstep, spec.tstop);
@@ -126,10 +139,11 @@ impl Simulator {
         )
     }
 
+    /// `start`: the initial state and the time it holds from (else the operating point at 0).
     fn tran_inner(
         &mut self,
         spec: &TranSpec,
-        x0: Option<&[f64]>,
+        start: Option<(&[f64], f64)>,
         wf: &mut Waveforms,
         stats: &mut Stats,
     ) -> Result<(), SimError> {
@@ -183,12 +197,16 @@ impl Simulator {
             trtol: self.options.trtol,
         };
 
+        let (x0, t_begin) = match start {
+            Some((x0, t)) => (Some(x0), t),
+            None => (None, 0.0),
+        };
         // Breakpoints: source corners and tstop, merged when closer than min_break.
         let mut raw = Vec::new();
         for d in &self.devices {
             d.breakpoints(tstop, &mut raw);
         }
-        raw.retain(|t| t.is_finite() && *t > min_break && *t < tstop - min_break);
+        raw.retain(|t| t.is_finite() && *t > t_begin + min_break && *t < tstop - min_break);
         raw.push(tstop);
         raw.sort_by(f64::total_cmp);
         let mut bps: Vec<f64> = Vec::with_capacity(raw.len());
@@ -234,6 +252,9 @@ impl Simulator {
         if tstart <= 0.0 {
             self.push_row(wf, &mut row, 0.0);
         }
+        if t_begin > 0.0 && t_begin >= tstart {
+            self.push_row(wf, &mut row, t_begin);
+        }
 
         let ns = self.n_states;
         let mut backup = Backup {
@@ -245,11 +266,13 @@ impl Simulator {
         let mut h_prev_acc = max_step;
         let mut deltas = [max_step; 3];
         let mut order = 1u32;
-        let mut t = 0.0f64;
-        let mut h = fixed_step.unwrap_or((tstop / 100.0).min(tstep) / 10.0);
-        let mut save_delta = tstop / 50.0;
+        let mut t = t_begin;
+        let mut h = fixed_step.unwrap_or(((tstop - t_begin) / 100.0).min(tstep) / 10.0);
+        let mut save_delta = (tstop - t_begin) / 50.0;
         let mut at_break = true;
-        let mut first = true;
+        // After a quiescent interval the history (x0 at every past point) is a true one:
+        // the first step gets the error control like any step after a breakpoint.
+        let mut first = t_begin == 0.0;
         let mut last_culprit: Option<usize> = None;
         // Unknown whose equation last became NaN/inf (reported if the step collapses).
         let mut non_finite: Option<usize> = None;
