@@ -335,9 +335,9 @@ fn array_form_trains_like_the_flat_form() {
 }
 
 /// `dfcsim gen` writes the co-simulation's transient accuracy into the `.learn` card
-/// (reltol 1e-4, max_step 0.1 τ_u), apart from the `.options`/`.tran` lines that suit a
-/// comparison with ngspice; training at it stays within 1° of the ideal update and within
-/// 0.01° and 1e-3 (relative) of training at reltol 1e-6 and 0.05 τ_u.
+/// (reltol 1e-4, max_step τ_u), apart from the `.options`/`.tran` lines that suit a
+/// comparison with ngspice; training at it stays within 1° of the ideal update, and within
+/// 0.01° and 1 % (of the weight change) of training at reltol 1e-6 and 0.05 τ_u.
 #[test]
 fn learn_card_accuracy_keeps_the_update_of_tight_tolerances() {
     let (dir, path) = flat_432("accuracy", 17, Phi::Tanh);
@@ -348,9 +348,9 @@ fn learn_card_accuracy_keeps_the_update_of_tight_tolerances() {
         let tau_u = dc.learn.tau_u;
         assert_eq!(dc.learn.reltol, Some(1e-4));
         let close = |h: Option<f64>, want: f64| (h.unwrap() - want).abs() < 1e-9 * want;
-        assert!(close(dc.learn.max_step_s, 0.1 * tau_u));
+        assert!(close(dc.learn.max_step_s, tau_u));
         let (reltol, h) = dc.transient_accuracy();
-        assert!(reltol == 1e-4 && close(h, 0.1 * tau_u));
+        assert!(reltol == 1e-4 && close(h, tau_u));
         // The netlist's own .options say 1e-6: the transients must run at the card's.
         assert_eq!(dc.circuit().options.reltol, 1e-6);
         assert_eq!(dc.simulator().unwrap().options.reltol, 1e-4);
@@ -371,19 +371,21 @@ fn learn_card_accuracy_keeps_the_update_of_tight_tolerances() {
     );
     assert!(loose.0 < 1.0 && tight.0 < 1.0);
     assert!((loose.0 - tight.0).abs() < 0.01);
-    let (mut diff, mut norm) = (0.0f64, 0.0f64);
-    for (a, b) in loose.1.layers.iter().zip(&tight.1.layers) {
-        for (x, y) in a.w.data.iter().zip(&b.w.data) {
-            diff = diff.max((x - y).abs());
-            norm = norm.max(y.abs());
+    // The weight change of the training run at the card's accuracy against the tight one.
+    let init = DfcCircuit::load(&path).unwrap().network();
+    let (mut diff2, mut norm2) = (0.0f64, 0.0f64);
+    for ((a, b), w0) in loose.1.layers.iter().zip(&tight.1.layers).zip(&init.layers) {
+        for ((x, y), z) in a.w.data.iter().zip(&b.w.data).zip(&w0.w.data) {
+            diff2 += (x - y).powi(2);
+            norm2 += (y - z).powi(2);
         }
     }
-    // Different accuracies give different (but close) weights: the settings took effect.
-    assert!(diff > 0.0, "the two accuracies gave identical weights");
-    assert!(
-        diff < 1e-3 * norm,
-        "weights differ by {diff:e} (max |w| {norm:e})"
-    );
+    let rel = (diff2 / norm2).sqrt();
+    eprintln!("weight change: card accuracy vs tight differs by {rel:.2e} (relative)");
+    // Different accuracies give different (but close) updates: the settings took effect.
+    assert!(diff2 > 0.0, "the two accuracies gave identical weights");
+    assert!(norm2 > 0.0, "the tight run did not learn");
+    assert!(rel < 1e-2, "weight changes differ by {rel:e} (relative)");
     std::fs::remove_dir_all(&dir).ok();
 }
 

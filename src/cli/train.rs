@@ -62,8 +62,9 @@ pub struct Args {
     pub lib: Option<PathBuf>,
     /// Largest transient step in seconds (default: the `.learn` card's `max_step=`, else
     /// the netlist's `.tran` tmax). The generator's tmax, τ_v/100, suits a waveform
-    /// compared with ngspice; its `max_step=` 0.1 τ_u keeps the toy's update within 0.001°
-    /// of a 0.05 τ_u run at reltol 1e-6 and runs several times faster.
+    /// compared with ngspice; its `max_step=` τ_u (with `reltol=1e-4`) keeps the toy's
+    /// update within 0.004° and 1e-4 (relative) of a 0.05 τ_u run at reltol 1e-7 and runs
+    /// several times faster.
     #[arg(long)]
     pub max_step: Option<f64>,
     /// Relative tolerance of the transients (default: the `.learn` card's `reltol=`, else

@@ -750,8 +750,9 @@ pub fn generate(net: &DfcNetwork, sample: &Sample, cfg: &GenConfig) -> Result<Ge
         e_dac = num(per.dac_energy_j),
         e_adc = num(per.adc_energy_j),
         // The co-simulation's transient accuracy (the `.tran`/`.options` lines stay at
-        // what a comparison with ngspice needs).
-        max_step = num(0.1 * sc.tau_u_seconds),
+        // what a comparison with ngspice needs). The error control sets the steps; a
+        // bound below τ_u only adds steps (toy: update within 1e-4 of a tight run).
+        max_step = num(sc.tau_u_seconds),
     );
     // Feedback ("sleep") phase of rule (13), read by `dfcsim train` (learn::sleep): noise σ,
     // duration and noise grid (s), learning rates, weight decay, joint clip, epochs.
