@@ -13,6 +13,7 @@ mod op;
 pub mod schur;
 mod tran;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::circuit::{Circuit, ElementKind, Options, Waveform};
@@ -143,13 +144,15 @@ pub fn simulate_with(circuit: &Circuit, registry: &ArrayRegistry) -> SimOutcome 
 /// analysis (one per transient of a training run).
 #[derive(Clone)]
 pub struct Simulator {
-    title: String,
+    // Names and layout never change after construction: shared, so that the clone made
+    // for every training transient copies no strings.
+    title: Arc<str>,
     /// Unknown names for error messages (node name or `i(elem)`).
-    unknown_names: Vec<String>,
+    unknown_names: Arc<[String]>,
     /// `v(node)`… then `i(elem)`… in unknown order.
-    signals: Vec<Signal>,
-    element_names: Vec<String>,
-    layout: Layout,
+    signals: Arc<[Signal]>,
+    element_names: Arc<[String]>,
+    layout: Arc<Layout>,
     devices: Vec<AnyDevice>,
     /// Devices loaded every iteration (not static).
     dynamic: Vec<usize>,
@@ -311,11 +314,11 @@ impl Simulator {
             .map(|(node, v)| (layout.node(*node), *v))
             .collect();
         Ok(Simulator {
-            title: circuit.title.clone(),
-            unknown_names,
-            signals,
+            title: circuit.title.as_str().into(),
+            unknown_names: unknown_names.into(),
+            signals: signals.into(),
             element_names: circuit.elements.iter().map(|e| e.name.clone()).collect(),
-            layout,
+            layout: Arc::new(layout),
             devices,
             stateful,
             state_owner,

@@ -7,24 +7,9 @@ use crate::devices::{Coeffs, LoadCtx};
 impl Simulator {
     /// `.op`: one row with every node voltage and branch current.
     pub fn run_op(&mut self) -> (AnalysisResult, Option<SimError>) {
-        self.op_analysis(false)
-    }
-
-    /// `.op` whose Newton starts from the present solution instead of zero, for an
-    /// operating point close to the last one (e.g. after one source value changed): one or
-    /// two iterations instead of a cold start. Falls back to the usual cold-start sequence.
-    pub fn run_op_warm(&mut self) -> (AnalysisResult, Option<SimError>) {
-        self.op_analysis(true)
-    }
-
-    fn op_analysis(&mut self, warm: bool) -> (AnalysisResult, Option<SimError>) {
         let (mut stats, t0, base) = self.start_stats();
         let mut wf = self.waveforms("Operating Point", false);
-        let r = if warm {
-            self.solve_op_warm(&mut stats)
-        } else {
-            self.solve_op(false, &mut stats)
-        };
+        let r = self.solve_op(false, &mut stats);
         if r.is_ok() {
             let row: Vec<f64> = self.x[..self.n].to_vec();
             wf.push_row(&row);
@@ -40,16 +25,23 @@ impl Simulator {
         )
     }
 
-    /// Plain Newton for the operating point from the present `x`; else [`Self::solve_op`].
-    fn solve_op_warm(&mut self, stats: &mut Stats) -> Result<(), SimError> {
-        if self.x[..self.n].iter().all(|v| v.is_finite())
+    /// The operating point into the solution vector only, without a result table (a
+    /// co-simulation reads what it needs with [`Simulator::solution`]). `warm` starts Newton
+    /// from the present solution instead of zero: for an operating point close to the last
+    /// one (e.g. after one source value changed) that is one or two iterations; if it
+    /// fails, the usual cold-start sequence follows.
+    pub fn operating_point(&mut self, warm: bool) -> Result<(), SimError> {
+        let mut stats = Stats::default();
+        self.ran = true;
+        if warm
+            && self.x[..self.n].iter().all(|v| v.is_finite())
             && self
                 .newton(&self.op_setup(false), &mut stats.newton_iterations)
                 .is_ok()
         {
             return Ok(());
         }
-        self.solve_op(false, stats)
+        self.solve_op(false, &mut stats)
     }
 
     fn op_setup(&self, force_ic: bool) -> NewtonSetup {

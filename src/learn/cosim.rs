@@ -902,10 +902,7 @@ pub fn run_sample(
     let probes = Probes::new(dc, sim)?;
     // Feed-forward settle phase: the controller is off (en = 0), so the operating point is
     // the feed-forward state; r_L* does not enter it.
-    let (_, err) = sim.run_op();
-    if let Some(e) = err {
-        return Err(simerr(e));
-    }
+    sim.operating_point(false).map_err(simerr)?;
     let sol = sim.solution();
     let l = dc.layers();
     let r_ff: Vec<f64> = probes.r[l - 1]
@@ -925,10 +922,7 @@ pub fn run_sample(
     // from the feed-forward state, as the target only moves the error nodes. When no
     // source changes before the controller is switched on (no noise, DC drivers), that
     // state holds until t_ff and the integration starts there; otherwise at 0.
-    let (_, err) = sim.run_op_warm();
-    if let Some(e) = err {
-        return Err(simerr(e));
-    }
+    sim.operating_point(true).map_err(simerr)?;
     let t_on = ls.t_ff_s;
     let t_begin = if sim.quiescent_until(t_on) { t_on } else { 0.0 };
     let x_op = sim.solution().to_vec();

@@ -203,10 +203,7 @@ pub fn run_sleep_sample(
         ));
     }
     dc.set_input(sim, x).map_err(simerr)?;
-    let (_, err) = sim.run_op();
-    if let Some(e) = err {
-        return Err(simerr(e));
-    }
+    sim.operating_point(false).map_err(simerr)?;
     let l = dc.layers();
     let lay = sim.layout();
     let col = |name: String| -> Result<usize, CosimError> {
