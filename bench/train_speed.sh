@@ -32,7 +32,7 @@ dfcsim=$root/target/release/dfcsim
 out=bench/out/train_speed
 rm -rf "$out"; mkdir -p "$out"
 "$dfcsim" gen --arch 15-10-10-5 --flat --plastic-feedback -o "$out/toy.cir" >/dev/null
-# At the .learn card's transient accuracy (gen: reltol 1e-4, max_step 0.1 tau_u), and at
+# At the .learn card's transient accuracy (gen: reltol 1e-4, max_step tau_u), and at
 # tight tolerances (reltol 1e-6, 0.05 tau_u) for the cost of accuracy.
 RAYON_NUM_THREADS=1 "$dfcsim" train "$out/toy.cir" --epochs 1 --samples "$samples" \
   --test-samples 100 -q -o "$out/train"
