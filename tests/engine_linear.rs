@@ -150,6 +150,11 @@ fn transient_continues_from_a_previous_state() {
     assert!(wrong.1.is_some());
     let late = sim.run_tran_from(&TranSpec::new(1e-5, 1e-3), &x_end, 1e-3);
     assert!(late.1.is_some(), "a start at tstop is an error");
+    let too_late = sim.run_tran_from(&TranSpec::new(1e-5, 1e-3), &x_end, 1e-3 * (1.0 - 1e-9));
+    assert!(
+        too_late.1.is_some(),
+        "a start within a breakpoint gap of tstop is an error"
+    );
 }
 
 /// A transient that starts after a quiescent interval (sources constant until the step
@@ -213,6 +218,11 @@ fn quiescence_follows_every_time_dependent_source() {
         ("V1 a 0 PWL(0 1 1m 1 2m 0)", 1.5e-3, false),
         ("V1 a 0 PWL(0 1 2m 0)", 1e-3, false),
         ("V1 a 0 PWL(1m 0 2m 1)", 1e-3, true),
+        ("V1 a 0 PWL(0 1 1m 1 1m 0)", 1e-3, true),
+        ("V1 a 0 PWL(0 1 1m 1 1m 0)", 1.1e-3, false),
+        ("V1 a 0 PULSE(0 1 0 1u 1u 1m 5m)", 1e-6, false),
+        ("V1 a 0 TRNOISE(0 1u)", 1e-3, true),
+        ("V1 a 0 SIN(0 1 1k 1m)", 1e-3, true),
         ("V1 a 0 SIN(0 1 1k 2m)", 1e-3, true),
         ("V1 a 0 SIN(0 1 1k)", 1e-3, false),
         ("I1 a 0 SIN(0 1 1k)", 1e-3, false),

@@ -285,7 +285,8 @@ pub struct Coeffs {
 /// What a device needs to know about the current solve.
 #[derive(Debug, Clone, Copy)]
 pub struct LoadCtx {
-    /// Time in seconds (0 during the operating point).
+    /// Time in seconds (0 during the operating point). A device whose `load` reads it
+    /// must override [`Device::varies_before`].
     pub time: f64,
     /// Multiplies every independent source (source stepping); 1 normally.
     pub source_factor: f64,

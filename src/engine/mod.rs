@@ -145,7 +145,8 @@ pub fn simulate_with(circuit: &Circuit, registry: &ArrayRegistry) -> SimOutcome 
 #[derive(Clone)]
 pub struct Simulator {
     // Names and layout never change after construction: shared, so that the clone made
-    // for every training transient copies no strings.
+    // for every training transient copies no strings (a run's result table still gets
+    // its own signal names).
     title: Arc<str>,
     /// Unknown names for error messages (node name or `i(elem)`).
     unknown_names: Arc<[String]>,
@@ -394,11 +395,16 @@ impl Simulator {
     }
 
     /// Whether no equation of the circuit changes with time before `t` (seconds): every
-    /// independent and behavioural source keeps its time-0 value on [0, t). An operating
-    /// point at time 0 is then the transient's state at `t` too, and a transient may start
-    /// there ([`Simulator::run_tran_from`]).
+    /// independent and behavioural source keeps its time-0 value on [0, t). An unforced
+    /// operating point at time 0 (no `.ic`, no `uic`) is then the transient's state at `t`
+    /// too, and a transient may start there ([`Simulator::run_tran_from`]).
     pub fn quiescent_until(&self, t: f64) -> bool {
         !self.devices.iter().any(|d| d.varies_before(t))
+    }
+
+    /// Whether the circuit has `.ic` node voltages (they force the operating point).
+    pub fn has_initial_conditions(&self) -> bool {
+        !self.ics.is_empty()
     }
 
     /// Sets the conductance (siemens) of resistor `element` (1/R), or the

@@ -99,9 +99,12 @@ impl Simulator {
     ///
     /// With `t_begin` > 0 the integration starts at `t_begin` (seconds, < tstop): the
     /// circuit is taken to have rested in `x0` since time 0, so the waveform gets rows at
-    /// 0 and at `t_begin` with the values of `x0`. That skips a quiescent interval, e.g. the
-    /// settle phase of a co-simulation whose sources are constant until the controller is
-    /// switched on ([`Simulator::quiescent_until`] says when that holds).
+    /// 0 and at `t_begin` with the values of `x0` (those ≥ tstart), and the first step is
+    /// error-controlled like a step after a breakpoint. That skips a quiescent interval,
+    /// e.g. the settle phase of a co-simulation whose sources are constant until the
+    /// controller is switched on ([`Simulator::quiescent_until`] says when that holds). A
+    /// source that jumps exactly at `t_begin` enters after the row at `t_begin`, which holds
+    /// the state before the jump.
     pub fn run_tran_from(
         &mut self,
         spec: &TranSpec,
@@ -201,6 +204,11 @@ impl Simulator {
             Some((x0, t)) => (Some(x0), t),
             None => (None, 0.0),
         };
+        if t_begin > tstop - min_break {
+            return Err(SimError::BadAnalysis(format!(
+                "transient start {t_begin} s leaves no step before tstop = {tstop} s"
+            )));
+        }
         // Breakpoints: source corners and tstop, merged when closer than min_break.
         let mut raw = Vec::new();
         for d in &self.devices {

@@ -256,6 +256,12 @@ impl LearnSpec {
         if !(spec.lambda > 0.0 && spec.vs > 0.0 && spec.tau_u > 0.0 && spec.t_ctl_s > 0.0) {
             return Err(err("lambda, vs, tau_u and t_ctl must be > 0".into()));
         }
+        if !(spec.t_ff_s >= 0.0 && (spec.t_ff_s + spec.t_ctl_s).is_finite()) {
+            return Err(err(format!(
+                "t_ff={} s: the settle phase must last a finite time ≥ 0",
+                spec.t_ff_s
+            )));
+        }
         if let Some(o) = kv.get("optimizer").filter(|o| *o != "sgd") {
             return Err(err(format!("optimizer={o}: only sgd is supported")));
         }
@@ -918,15 +924,24 @@ pub fn run_sample(
         .map(|(r, gi)| dac.apply(r - ls.lambda * gi))
         .collect();
     dc.set_target(sim, &target).map_err(simerr)?;
-    // The transient starts from the operating point with the target set: a warm Newton
-    // from the feed-forward state, as the target only moves the error nodes. When no
-    // source changes before the controller is switched on (no noise, DC drivers), that
-    // state holds until t_ff and the integration starts there; otherwise at 0.
-    sim.operating_point(true).map_err(simerr)?;
+    // When no source changes before the controller is switched on (no noise, DC drivers)
+    // and nothing forces the initial state (`.ic`, `uic`), the operating point with the
+    // target set holds until t_ff and the integration starts there, from a warm Newton
+    // (the target only moves the error nodes). Otherwise the transient runs from time 0
+    // as the netlist says.
     let t_on = ls.t_ff_s;
-    let t_begin = if sim.quiescent_until(t_on) { t_on } else { 0.0 };
-    let x_op = sim.solution().to_vec();
-    let (res, err) = sim.run_tran_from(&dc.tran, &x_op, t_begin);
+    let rests = t_on > 0.0
+        && t_on < dc.tran.tstop
+        && !dc.tran.uic
+        && !sim.has_initial_conditions()
+        && sim.quiescent_until(t_on);
+    let (res, err) = if rests {
+        sim.operating_point(true).map_err(simerr)?;
+        let x_op = sim.solution().to_vec();
+        sim.run_tran_from(&dc.tran, &x_op, t_on)
+    } else {
+        sim.run_tran(&dc.tran)
+    };
     if let Some(e) = err {
         return Err(simerr(e));
     }
