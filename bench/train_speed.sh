@@ -38,6 +38,11 @@ RAYON_NUM_THREADS=1 "$dfcsim" train "$out/toy.cir" --epochs 1 --samples "$sample
   --test-samples 100 -q -o "$out/train"
 RAYON_NUM_THREADS=1 "$dfcsim" train "$out/toy.cir" --epochs 1 --samples "$samples" \
   --test-samples 100 --reltol 1e-6 --max-step 5e-7 -q -o "$out/train_tight"
+# The same network in array form (A devices: crossbars, neuron layers, PI controller).
+mkdir -p "$out/array"
+"$dfcsim" gen --arch 15-10-10-5 -o "$out/array/toy.cir" >/dev/null
+RAYON_NUM_THREADS=1 "$dfcsim" train "$out/array/toy.cir" --epochs 1 --samples "$samples" \
+  --test-samples 100 -q -o "$out/train_array"
 
 best() { # best wall time (s) of $runs runs of the command
   local b="" t tf
@@ -55,11 +60,13 @@ t_dfcsim=$(best "$dfcsim" run "$out/toy.cir" -o "$out/run")
 t_ngspice=$(cd "$out" && best ngspice -b -r toy.raw toy.cir)
 (cd "$out" && ngspice -b -r toy.raw toy.cir >ngspice.log 2>&1) || { echo "ngspice failed: $out/ngspice.log" >&2; exit 1; }
 
-table=$(python3 - "$out/train/metrics.csv" "$out/train_tight/metrics.csv" "$t_dfcsim" "$t_ngspice" "$samples" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
+table=$(python3 - "$out/train/metrics.csv" "$out/train_tight/metrics.csv" "$t_dfcsim" "$t_ngspice" "$samples" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" "$out/train_array/metrics.csv" <<'PY'
 import csv, sys
 row = list(csv.DictReader(open(sys.argv[1])))[-1]
 tight = list(csv.DictReader(open(sys.argv[2])))[-1]
+array = list(csv.DictReader(open(sys.argv[8])))[-1]
 t_dfcsim, t_ng, n, cores, load = float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7]
+ca, ia = float(array["circuit_s_per_sample"]), float(array["ideal_s_per_sample"])
 c, i = float(row["circuit_s_per_sample"]), float(row["ideal_s_per_sample"])
 ct, it = float(tight["circuit_s_per_sample"]), float(tight["ideal_s_per_sample"])
 fc, fi = float(row["fb_circuit_s_per_sample"]), float(row["fb_ideal_s_per_sample"])
@@ -67,6 +74,7 @@ print(f"toy 15-10-10-5 flat, ideal preset, {n} samples, 1 thread, {cores} cores,
 print(f"{'phase':<40}{'circuit s/sample':>18}{'reference s':>14}{'ratio':>9}")
 print(f"{'forward (rule 5) vs ideal model':<40}{c:>18.4f}{i:>14.4f}{c / i:>8.1f}x")
 print(f"{'  same, reltol 1e-6, max step 0.05 tau_u':<40}{ct:>18.4f}{it:>14.4f}{ct / it:>8.1f}x")
+print(f"{'  same, array form (A devices)':<40}{ca:>18.4f}{ia:>14.4f}{ca / ia:>8.1f}x")
 print(f"{'sleep (rule 13) vs ideal model':<40}{fc:>18.4f}{fi:>14.4f}{fc / fi:>8.1f}x")
 print(f"{'one transient: dfcsim run vs ngspice':<40}{t_dfcsim:>18.3f}{t_ng:>14.3f}{t_ng / t_dfcsim:>8.1f}x faster")
 print(f"{'train forward sample vs ngspice':<40}{c:>18.4f}{t_ng:>14.3f}{t_ng / c:>8.1f}x faster")
