@@ -63,22 +63,22 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
     if let Some(dir) = &args.export_noise {
         export_noise(&args.netlist, &circuit, dir, args.quiet)?;
     }
-    let outcome = engine::simulate(&circuit);
     let stem = args
         .netlist
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".to_string());
+    // The CSV and the rawfile are formatted by a second thread while the analyses run.
+    let (outcome, files) = output::stream::write_during(&args.output, &stem, args.ascii, |sink| {
+        engine::simulate_into(&circuit, &crate::devices::ArrayRegistry::new(), sink)
+    });
     // Moved out, not copied: a wide run's table can be large.
     let (plots, stats): (Vec<_>, Vec<_>) = outcome
         .results
         .into_iter()
         .map(|r| (r.waveforms, r.stats))
         .unzip();
-    let mut written = Vec::new();
-    if !plots.is_empty() {
-        written = output::write_all(&args.output, &stem, &plots, args.ascii)?;
-    }
+    let mut written = files.finish(&plots)?;
     let summary = Summary {
         netlist: args.netlist.display().to_string(),
         title: &circuit.title,

@@ -6,7 +6,7 @@ use super::newton::{NewtonFailure, NewtonSetup};
 use super::{AnalysisResult, SimError, Simulator, Stats};
 use crate::circuit::Method;
 use crate::devices::{Coeffs, Device, LoadCtx};
-use crate::waveform::Waveforms;
+use crate::waveform::{NoSink, RowSink, Waveforms};
 
 /// `.tran tstep tstop [tstart [tmax]] [uic]` (seconds).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -75,12 +75,28 @@ impl Simulator {
     /// Runs a transient; the waveform holds every accepted time point ≥ tstart, also
     /// when an error stops the run.
     pub fn run_tran(&mut self, spec: &TranSpec) -> (AnalysisResult, Option<SimError>) {
+        self.run_tran_into(spec, &mut NoSink)
+    }
+
+    /// [`Simulator::run_tran`] that also hands the plot to `sink` while it is computed:
+    /// each accepted row as it is stored (all rows at the end with `interp`, whose grid
+    /// is only known then).
+    pub fn run_tran_into(
+        &mut self,
+        spec: &TranSpec,
+        sink: &mut dyn RowSink,
+    ) -> (AnalysisResult, Option<SimError>) {
         let (mut stats, t0, base) = self.start_stats();
         let mut wf = self.waveforms("Transient Analysis", true);
-        let err = self.tran_inner(spec, None, &mut wf, &mut stats).err();
-        if self.options.interp {
+        sink.begin(&wf);
+        let interp = self.options.interp;
+        let live: &mut dyn RowSink = if interp { &mut NoSink } else { &mut *sink };
+        let err = self.tran_inner(spec, None, &mut wf, &mut stats, live).err();
+        if interp {
             wf = interpolate_onto_grid(&wf, spec.tstart, spec.tstep, spec.tstop);
+            sink.rows(&wf.data);
         }
+        sink.end();
         let first = self.first_run();
         let stats = self.finish_stats(stats, t0, base, first);
         (
@@ -110,7 +126,8 @@ impl Simulator {
                 self.n
             )))
         } else {
-            self.tran_inner(spec, Some(x0), &mut wf, &mut stats).err()
+            self.tran_inner(spec, Some(x0), &mut wf, &mut stats, &mut NoSink)
+                .err()
         };
         if self.options.interp {
             wf = interpolate_onto_grid(&wf, spec.tstart, spec.tstep, spec.tstop);
@@ -132,6 +149,7 @@ impl Simulator {
         x0: Option<&[f64]>,
         wf: &mut Waveforms,
         stats: &mut Stats,
+        sink: &mut dyn RowSink,
     ) -> Result<(), SimError> {
         let TranSpec {
             tstep,
@@ -232,7 +250,7 @@ impl Simulator {
         wf.data.reserve(cap);
         let mut row = vec![0.0; self.n + 1];
         if tstart <= 0.0 {
-            self.push_row(wf, &mut row, 0.0);
+            self.push_row(wf, sink, &mut row, 0.0);
         }
 
         let ns = self.n_states;
@@ -408,7 +426,7 @@ impl Simulator {
             h_prev_acc = h_taken;
             stats.accepted_steps += 1;
             if t >= tstart {
-                self.push_row(wf, &mut row, t);
+                self.push_row(wf, sink, &mut row, t);
             }
             at_break = landing;
             if landing && bi + 1 < bps.len() {
@@ -420,10 +438,11 @@ impl Simulator {
         Ok(())
     }
 
-    fn push_row(&self, wf: &mut Waveforms, row: &mut [f64], t: f64) {
+    fn push_row(&self, wf: &mut Waveforms, sink: &mut dyn RowSink, row: &mut [f64], t: f64) {
         row[0] = t;
         row[1..].copy_from_slice(&self.x[..self.n]);
         wf.push_row(row);
+        sink.rows(row);
     }
 
     /// One time step of `h` from `t` (two sub-steps for TR-BDF2 at order 2). Returns the

@@ -5,6 +5,7 @@
 
 pub mod csv;
 pub mod raw;
+pub mod stream;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
