@@ -21,15 +21,15 @@ pub enum TokKind {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Token {
+pub struct Token<'a> {
     pub kind: TokKind,
-    /// As written (case preserved).
-    pub text: String,
+    /// As written (case preserved), borrowed from the line.
+    pub text: &'a str,
     /// Byte offset into the logical line.
     pub off: usize,
 }
 
-impl Token {
+impl Token<'_> {
     pub fn lower(&self) -> String {
         self.text.to_ascii_lowercase()
     }
@@ -49,9 +49,9 @@ fn is_delim(c: char) -> bool {
     c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | '=' | ',' | '{' | '}' | '"')
 }
 
-pub fn tokenize(line: &LogicalLine) -> Result<Vec<Token>> {
-    let text = &line.text;
-    let mut out = Vec::new();
+pub fn tokenize(line: &LogicalLine) -> Result<Vec<Token<'_>>> {
+    let text = line.text.as_str();
+    let mut out = Vec::with_capacity(8);
     let mut chars = text.char_indices().peekable();
     while let Some(&(i, c)) = chars.peek() {
         if c.is_whitespace() {
@@ -71,7 +71,7 @@ pub fn tokenize(line: &LogicalLine) -> Result<Vec<Token>> {
             chars.next();
             out.push(Token {
                 kind,
-                text: c.to_string(),
+                text: &text[i..i + 1],
                 off: i,
             });
             continue;
@@ -106,7 +106,7 @@ pub fn tokenize(line: &LogicalLine) -> Result<Vec<Token>> {
                 };
                 out.push(Token {
                     kind: TokKind::Expr,
-                    text: text[start..end].to_string(),
+                    text: &text[start..end],
                     off: start,
                 });
             }
@@ -144,7 +144,7 @@ pub fn tokenize(line: &LogicalLine) -> Result<Vec<Token>> {
                     } else {
                         TokKind::Expr
                     },
-                    text: text[start..end].to_string(),
+                    text: &text[start..end],
                     off: start,
                 });
             }
@@ -160,7 +160,7 @@ pub fn tokenize(line: &LogicalLine) -> Result<Vec<Token>> {
                 }
                 out.push(Token {
                     kind: TokKind::Word,
-                    text: text[start..end].to_string(),
+                    text: &text[start..end],
                     off: start,
                 });
             }
