@@ -14,7 +14,7 @@ pub(crate) const CHUNK: usize = 1 << 16;
 
 /// Writes `w` to `path` as CSV.
 pub fn write(path: &Path, w: &Waveforms) -> Result<(), OutputError> {
-    let mut file = std::fs::File::create(path).map_err(|e| OutputError::io(path, e))?;
+    let mut file = super::create_file(path).map_err(|e| OutputError::io(path, e))?;
     write_to(&mut file, w).map_err(|e| OutputError::io(path, e))
 }
 

@@ -32,7 +32,7 @@ use crate::waveform::{Signal, Unit, Waveforms};
 
 /// Writes all `plots` to one rawfile, binary unless `ascii`.
 pub fn write(path: &Path, plots: &[Waveforms], ascii: bool) -> Result<(), OutputError> {
-    let mut file = std::fs::File::create(path).map_err(|e| OutputError::io(path, e))?;
+    let mut file = super::create_file(path).map_err(|e| OutputError::io(path, e))?;
     write_to(&mut file, plots, ascii, &date_string()).map_err(|e| OutputError::io(path, e))
 }
 

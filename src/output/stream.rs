@@ -132,7 +132,7 @@ struct OutFile {
 
 impl OutFile {
     fn create(path: PathBuf) -> Result<OutFile, OutputError> {
-        let file = File::create(&path).map_err(|e| OutputError::io(&path, e))?;
+        let file = super::create_file(&path).map_err(|e| OutputError::io(&path, e))?;
         Ok(OutFile {
             path,
             file,
