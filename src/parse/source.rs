@@ -168,7 +168,10 @@ fn strip_inline_comment(line: &str) -> &str {
 
 /// Logical lines of one file. `has_title` skips the first physical line (the title).
 pub fn logical_lines(file: &SourceFile, has_title: bool) -> Vec<LogicalLine> {
-    let mut out: Vec<LogicalLine> = Vec::new();
+    // At most one logical line per physical line: no copies while growing (capacity not
+    // used costs no memory).
+    let physical = file.text.bytes().filter(|&b| b == b'\n').count() + 1;
+    let mut out: Vec<LogicalLine> = Vec::with_capacity(physical);
     let mut in_control = false;
     for (idx, raw) in file.lines().enumerate() {
         if has_title && idx == 0 {
@@ -260,6 +263,16 @@ impl Reader {
     }
 
     fn expand(&mut self, lines: Vec<LogicalLine>) -> Result<Vec<LogicalLine>> {
+        // Most netlists include nothing: their lines are handed back as they are.
+        let file_card = |l: &LogicalLine| {
+            matches!(
+                dot_word(l).as_str(),
+                ".include" | ".inc" | ".incl" | ".lib" | ".endl"
+            )
+        };
+        if !lines.iter().any(file_card) {
+            return Ok(lines);
+        }
         let mut out = Vec::with_capacity(lines.len());
         let mut skipping_section: Option<Span> = None;
         for line in lines {
