@@ -86,6 +86,11 @@ pub trait RowSink {
     fn rows(&mut self, data: &[f64]);
     /// The plot begun last is complete (also when its analysis stopped part-way).
     fn end(&mut self);
+    /// Whether the sink keeps the rows itself, so that a transient need not store them as
+    /// well: its result then holds the signals and no rows. `false` unless overridden.
+    fn keeps_rows(&self) -> bool {
+        false
+    }
 }
 
 /// A [`RowSink`] that ignores everything.

@@ -92,7 +92,10 @@ fn streamed_files_equal_write_all_binary_and_ascii() {
     let plots = sample_plots();
     for ascii in [false, true] {
         let out = dir.join(if ascii { "ascii" } else { "binary" });
-        let ((), files) = stream::write_during(&out, "net", ascii, |sink| feed(sink, &plots));
+        let ((), files) =
+            stream::write_during(&out, "net", ascii, ascii, |sink| feed(sink, &plots));
+        let points: Vec<usize> = plots.iter().map(Waveforms::rows).collect();
+        assert_eq!(files.points(), points);
         let paths = files.finish(&plots).unwrap();
         assert_eq!(paths, [out.join("net.csv"), out.join("net.raw")]);
         assert_same_files(&paths, &plots, ascii);
@@ -105,13 +108,15 @@ fn streamed_files_without_transient_or_without_plots() {
     let dir = temp_dir("op-only");
     let plots = sample_plots();
     // Only `.op`: the CSV (written at the end) holds its single row.
-    let ((), files) = stream::write_during(&dir, "op", false, |sink| feed(sink, &plots[..1]));
+    let ((), files) =
+        stream::write_during(&dir, "op", false, false, |sink| feed(sink, &plots[..1]));
     let paths = files.finish(&plots[..1]).unwrap();
     assert_same_files(&paths, &plots[..1], false);
     // A transient that stopped before its first point: the CSV is its header alone.
     let mut stopped = plots.clone();
     stopped[1].data.clear();
-    let ((), files) = stream::write_during(&dir, "stopped", true, |sink| feed(sink, &stopped));
+    let ((), files) =
+        stream::write_during(&dir, "stopped", true, true, |sink| feed(sink, &stopped));
     let paths = files.finish(&stopped).unwrap();
     assert_eq!(
         std::fs::read_to_string(&paths[0]).unwrap(),
@@ -119,7 +124,7 @@ fn streamed_files_without_transient_or_without_plots() {
     );
     assert_same_files(&paths, &stopped, true);
     // No plot at all (the circuit failed to build): no files.
-    let ((), files) = stream::write_during(&dir, "none", false, |_| ());
+    let ((), files) = stream::write_during(&dir, "none", false, false, |_| ());
     assert!(files.finish(&[]).unwrap().is_empty());
     assert!(!dir.join("none.raw").exists());
     std::fs::remove_dir_all(&dir).unwrap();
@@ -132,7 +137,7 @@ fn unwritable_directory_is_an_error_naming_it() {
     std::fs::write(&blocker, "not a directory").unwrap();
     let plots = sample_plots();
     let out = blocker.join("sub");
-    let ((), files) = stream::write_during(&out, "net", false, |sink| feed(sink, &plots));
+    let ((), files) = stream::write_during(&out, "net", false, false, |sink| feed(sink, &plots));
     let err = files.finish(&plots).unwrap_err().to_string();
     assert!(err.contains("sub"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -173,6 +178,12 @@ fn run_writes_partial_transient_when_it_fails() {
     assert!(plots[1].rows() > 10, "{}", plots[1].rows());
     let paths = [out_dir.join("chatter.csv"), out_dir.join("chatter.raw")];
     assert_same_files(&paths, &plots, false);
+    // The summary counts the points written (the run kept none in memory).
+    let summary = std::fs::read_to_string(out_dir.join("chatter.summary.json")).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    for (a, w) in summary["analyses"].as_array().unwrap().iter().zip(&plots) {
+        assert_eq!(a["points"].as_u64(), Some(w.rows() as u64));
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

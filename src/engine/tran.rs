@@ -80,7 +80,8 @@ impl Simulator {
 
     /// [`Simulator::run_tran`] that also hands the plot to `sink` while it is computed:
     /// each accepted row as it is stored (all rows at the end with `interp`, whose grid
-    /// is only known then).
+    /// is only known then). When the sink [keeps the rows](RowSink::keeps_rows) the
+    /// returned waveform has none (except with `interp`, which needs them).
     pub fn run_tran_into(
         &mut self,
         spec: &TranSpec,
@@ -90,8 +91,10 @@ impl Simulator {
         let mut wf = self.waveforms("Transient Analysis", true);
         sink.begin(&wf);
         let interp = self.options.interp;
+        let store = interp || !sink.keeps_rows();
         let live: &mut dyn RowSink = if interp { &mut NoSink } else { &mut *sink };
-        let err = self.tran_inner(spec, None, &mut wf, &mut stats, live).err();
+        let stored = if store { Some(&mut wf) } else { None };
+        let err = self.tran_inner(spec, None, stored, &mut stats, live).err();
         if interp {
             wf = interpolate_onto_grid(&wf, spec.tstart, spec.tstep, spec.tstop);
             sink.rows(&wf.data);
@@ -126,7 +129,7 @@ impl Simulator {
                 self.n
             )))
         } else {
-            self.tran_inner(spec, Some(x0), &mut wf, &mut stats, &mut NoSink)
+            self.tran_inner(spec, Some(x0), Some(&mut wf), &mut stats, &mut NoSink)
                 .err()
         };
         if self.options.interp {
@@ -143,11 +146,12 @@ impl Simulator {
         )
     }
 
+    /// The transient proper: each accepted row goes to `wf` (unless `None`) and `sink`.
     fn tran_inner(
         &mut self,
         spec: &TranSpec,
         x0: Option<&[f64]>,
-        wf: &mut Waveforms,
+        mut wf: Option<&mut Waveforms>,
         stats: &mut Stats,
         sink: &mut dyn RowSink,
     ) -> Result<(), SimError> {
@@ -247,10 +251,12 @@ impl Simulator {
         // Room for the expected rows up front (growing a wide table by doubling copies it).
         let expected_rows = ((tstop - tstart) / max_step) as usize + bps.len() * 4 + 16;
         let cap = expected_rows.saturating_mul(self.n + 1).min(1 << 24);
-        wf.data.reserve(cap);
+        if let Some(wf) = wf.as_deref_mut() {
+            wf.data.reserve(cap);
+        }
         let mut row = vec![0.0; self.n + 1];
         if tstart <= 0.0 {
-            self.push_row(wf, sink, &mut row, 0.0);
+            self.push_row(wf.as_deref_mut(), sink, &mut row, 0.0);
         }
 
         let ns = self.n_states;
@@ -426,7 +432,7 @@ impl Simulator {
             h_prev_acc = h_taken;
             stats.accepted_steps += 1;
             if t >= tstart {
-                self.push_row(wf, sink, &mut row, t);
+                self.push_row(wf.as_deref_mut(), sink, &mut row, t);
             }
             at_break = landing;
             if landing && bi + 1 < bps.len() {
@@ -438,10 +444,18 @@ impl Simulator {
         Ok(())
     }
 
-    fn push_row(&self, wf: &mut Waveforms, sink: &mut dyn RowSink, row: &mut [f64], t: f64) {
+    fn push_row(
+        &self,
+        wf: Option<&mut Waveforms>,
+        sink: &mut dyn RowSink,
+        row: &mut [f64],
+        t: f64,
+    ) {
         row[0] = t;
         row[1..].copy_from_slice(&self.x[..self.n]);
-        wf.push_row(row);
+        if let Some(wf) = wf {
+            wf.push_row(row);
+        }
         sink.rows(row);
     }
 

@@ -18,12 +18,15 @@ const BATCH_VALUES: usize = CHUNK / 8;
 
 /// Runs `body` with a sink that writes `DIR/STEM.csv` and `DIR/STEM.raw` (binary unless
 /// `ascii`) from a helper thread while `body` runs (in this thread when no thread can be
-/// started). Returns `body`'s result and the writer, whose [`FileWriter::finish`] completes
-/// the files.
+/// started). Unless `keep_rows`, the sink [keeps the rows](RowSink::keeps_rows): a
+/// transient's rows then go to the files only (its result holds none; the point counts
+/// are in [`FileWriter::points`]). Returns `body`'s result and the writer, whose
+/// [`FileWriter::finish`] completes the files.
 pub fn write_during<T>(
     dir: &Path,
     stem: &str,
     ascii: bool,
+    keep_rows: bool,
     body: impl FnOnce(&mut dyn RowSink) -> T,
 ) -> (T, FileWriter) {
     let (tx, rx) = mpsc::channel::<Msg>();
@@ -52,6 +55,7 @@ pub fn write_during<T>(
                     tx,
                     spare: spare_rx,
                     batch: Vec::new(),
+                    keeps_rows: !keep_rows,
                 };
                 let out = body(&mut sink);
                 sink.send_batch();
@@ -65,6 +69,7 @@ pub fn write_during<T>(
             }
             Err(_) => {
                 let mut files = FileWriter::new(dir, stem, ascii);
+                files.keeps_rows = !keep_rows;
                 let out = body(&mut files);
                 (out, files)
             }
@@ -85,6 +90,7 @@ struct ChannelSink {
     /// Batches the writer is done with.
     spare: mpsc::Receiver<Vec<f64>>,
     batch: Vec<f64>,
+    keeps_rows: bool,
 }
 
 impl ChannelSink {
@@ -118,6 +124,10 @@ impl RowSink for ChannelSink {
         self.send_batch();
         let _ = self.tx.send(Msg::End);
     }
+
+    fn keeps_rows(&self) -> bool {
+        self.keeps_rows
+    }
 }
 
 /// One output file being written: bytes are gathered in `chunk` and written in pieces of
@@ -145,6 +155,28 @@ impl OutFile {
         self.file.write_all(&self.chunk)?;
         self.written += self.chunk.len() as u64;
         self.chunk.clear();
+        Ok(())
+    }
+
+    /// Replaces the [`raw::POINTS_FIELD`] bytes at `offset` by the longer `text` (a point
+    /// count of more than eight digits): the file is copied around it and reopened.
+    fn widen(&mut self, offset: u64, text: &[u8]) -> std::io::Result<()> {
+        use std::io::{BufReader, BufWriter, Read};
+        self.flush()?;
+        let tmp = self.path.with_extension("raw.tmp");
+        {
+            let mut src = BufReader::new(File::open(&self.path)?);
+            let mut dst = BufWriter::new(File::create(&tmp)?);
+            std::io::copy(&mut src.by_ref().take(offset), &mut dst)?;
+            dst.write_all(text)?;
+            src.seek_relative(raw::POINTS_FIELD as i64)?;
+            std::io::copy(&mut src, &mut dst)?;
+            dst.flush()?;
+        }
+        std::fs::rename(&tmp, &self.path)?;
+        self.file = std::fs::OpenOptions::new().write(true).open(&self.path)?;
+        self.file.seek(SeekFrom::End(0))?;
+        self.written += (text.len() - raw::POINTS_FIELD) as u64;
         Ok(())
     }
 
@@ -185,8 +217,10 @@ pub struct FileWriter {
     raw: Option<OutFile>,
     csv: Option<OutFile>,
     plot: Option<Plot>,
-    /// A point count outgrew its field: the rawfile is rewritten by `finish`.
-    rewrite_raw: bool,
+    /// Point count of each plot ended so far.
+    points: Vec<usize>,
+    /// See [`RowSink::keeps_rows`].
+    keeps_rows: bool,
     error: Option<OutputError>,
 }
 
@@ -200,7 +234,8 @@ impl FileWriter {
             raw: None,
             csv: None,
             plot: None,
-            rewrite_raw: false,
+            points: Vec::new(),
+            keeps_rows: false,
             error: None,
         }
     }
@@ -278,14 +313,19 @@ impl FileWriter {
         let (Some(plot), Some(f)) = (self.plot.take(), &mut self.raw) else {
             return Ok(());
         };
+        self.points.push(plot.rows);
         let text = raw::points_text(plot.rows);
-        if text.len() == raw::POINTS_FIELD {
+        let res = if text.len() == raw::POINTS_FIELD {
             f.patch(plot.points_at, text.as_bytes())
-                .map_err(|e| (f.path.clone(), e))?;
         } else {
-            self.rewrite_raw = true;
-        }
-        Ok(())
+            f.widen(plot.points_at, text.as_bytes())
+        };
+        res.map_err(|e| (f.path.clone(), e))
+    }
+
+    /// Point count of each plot ended so far (also of the rows not kept in memory).
+    pub fn points(&self) -> &[usize] {
+        &self.points
     }
 
     /// Completes the files; `plots` are the finished plots of the run (the same the sink
@@ -305,10 +345,6 @@ impl FileWriter {
         }
         if let Some(mut f) = self.raw.take() {
             f.flush().map_err(|e| OutputError::io(&f.path, e))?;
-            drop(f.file);
-            if self.rewrite_raw {
-                raw::write(&f.path, plots, self.ascii)?;
-            }
             written.push(f.path);
         }
         Ok(written)
@@ -338,5 +374,56 @@ impl RowSink for FileWriter {
         {
             self.error = Some(OutputError::io(&path, e));
         }
+    }
+
+    fn keeps_rows(&self) -> bool {
+        self.keeps_rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::waveform::Signal;
+
+    /// A point count longer than its field (ngspice's `%-8d` grows past 99,999,999): the
+    /// file is rewritten around it, and a later plot's count is still filled in.
+    #[test]
+    fn point_count_longer_than_its_field_widens_the_header() {
+        let dir = std::env::temp_dir().join(format!("dfcsim-widen-{}", std::process::id()));
+        let signals = vec![
+            Signal {
+                name: "time".into(),
+                unit: Unit::Time,
+            },
+            Signal {
+                name: "v(a)".into(),
+                unit: Unit::Voltage,
+            },
+        ];
+        let mut w = Waveforms::new("widen", "Transient Analysis", signals);
+        for k in 0..5000 {
+            w.push_row(&[k as f64, -(k as f64)]);
+        }
+        let mut files = FileWriter::new(&dir, "big", false);
+        let huge = 123_456_789;
+        files.begin(&w);
+        files.rows(&w.data);
+        files.plot.as_mut().unwrap().rows = huge;
+        files.end();
+        files.begin(&w);
+        files.rows(&w.data[..20]);
+        files.end();
+        assert_eq!(files.points(), [huge, 10]);
+        let date = files.date.clone();
+        let paths = files.finish(&[]).unwrap();
+        let mut want = Vec::new();
+        raw::push_header(&mut want, &w, huge, false, &date);
+        want.extend(w.data.iter().flat_map(|v| v.to_le_bytes()));
+        raw::push_header(&mut want, &w, 10, false, &date);
+        want.extend(w.data[..20].iter().flat_map(|v| v.to_le_bytes()));
+        assert_eq!(std::fs::read(&paths[1]).unwrap(), want);
+        assert!(!dir.join("big.raw.tmp").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
