@@ -182,7 +182,12 @@ pub fn logical_lines(file: &SourceFile, has_title: bool) -> Vec<LogicalLine> {
         if trimmed.starts_with('*') || trimmed.is_empty() {
             continue;
         }
-        let word = trimmed.split_whitespace().next().unwrap_or("");
+        // Only dot cards are looked at here (`.control`, `.endc`, `.end`).
+        let word = if trimmed.starts_with('.') {
+            trimmed.split_whitespace().next().unwrap_or("")
+        } else {
+            ""
+        };
         if in_control {
             if word.eq_ignore_ascii_case(".endc") {
                 in_control = false;
