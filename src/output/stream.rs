@@ -98,7 +98,11 @@ impl ChannelSink {
         if self.batch.is_empty() {
             return;
         }
-        let mut next = self.spare.try_recv().unwrap_or_default();
+        let capacity = self.batch.capacity();
+        let mut next = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(capacity));
         next.clear();
         let full = std::mem::replace(&mut self.batch, next);
         // A send fails only when the writer stopped, which it reports itself.
