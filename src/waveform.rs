@@ -76,3 +76,28 @@ impl Waveforms {
             .collect()
     }
 }
+
+/// Receives the plots of a run while they are computed (a transient's rows as they are
+/// accepted), e.g. to write the output files as the run goes on.
+pub trait RowSink {
+    /// A plot starts; only `w`'s title, plot name and signals are looked at (not its rows).
+    fn begin(&mut self, w: &Waveforms);
+    /// Whole rows (row-major, one value per signal) were appended to the plot begun last.
+    fn rows(&mut self, data: &[f64]);
+    /// The plot begun last is complete (also when its analysis stopped part-way).
+    fn end(&mut self);
+    /// Whether the sink keeps the rows itself, so that a transient need not store them as
+    /// well: its result then holds the signals and no rows. `false` unless overridden.
+    fn keeps_rows(&self) -> bool {
+        false
+    }
+}
+
+/// A [`RowSink`] that ignores everything.
+pub struct NoSink;
+
+impl RowSink for NoSink {
+    fn begin(&mut self, _: &Waveforms) {}
+    fn rows(&mut self, _: &[f64]) {}
+    fn end(&mut self) {}
+}

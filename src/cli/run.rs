@@ -63,22 +63,25 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
     if let Some(dir) = &args.export_noise {
         export_noise(&args.netlist, &circuit, dir, args.quiet)?;
     }
-    let outcome = engine::simulate(&circuit);
     let stem = args
         .netlist
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".to_string());
+    // The CSV and the rawfile are formatted by a second thread while the analyses run; the
+    // transient's rows stay in memory only when they are to be plotted.
+    let (outcome, files) =
+        output::stream::write_during(&args.output, &stem, args.ascii, args.plot, |sink| {
+            engine::simulate_into(&circuit, &crate::devices::ArrayRegistry::new(), sink)
+        });
     // Moved out, not copied: a wide run's table can be large.
     let (plots, stats): (Vec<_>, Vec<_>) = outcome
         .results
         .into_iter()
         .map(|r| (r.waveforms, r.stats))
         .unzip();
-    let mut written = Vec::new();
-    if !plots.is_empty() {
-        written = output::write_all(&args.output, &stem, &plots, args.ascii)?;
-    }
+    let points = files.points().to_vec();
+    let mut written = files.finish(&plots)?;
     let summary = Summary {
         netlist: args.netlist.display().to_string(),
         title: &circuit.title,
@@ -86,9 +89,10 @@ pub fn main(args: Args) -> Result<(), crate::CliError> {
         analyses: plots
             .iter()
             .zip(&stats)
-            .map(|(w, stats)| AnalysisSummary {
+            .enumerate()
+            .map(|(i, (w, stats))| AnalysisSummary {
                 plot_name: &w.plot_name,
-                points: w.rows(),
+                points: points.get(i).copied().unwrap_or_else(|| w.rows()),
                 stats,
             })
             .collect(),

@@ -20,7 +20,7 @@ use crate::circuit::{Circuit, ElementKind, Options, Waveform};
 use crate::devices::{
     AnyDevice, ArrayRegistry, Device, DeviceError, Layout, SlotBuilder, build_devices,
 };
-use crate::waveform::{Signal, Unit, Waveforms};
+use crate::waveform::{NoSink, RowSink, Signal, Unit, Waveforms};
 use btf::BtfLu;
 use matrix::Pattern;
 
@@ -109,6 +109,16 @@ pub fn simulate(circuit: &Circuit) -> SimOutcome {
 
 /// Same as [`simulate`], with array device kinds from `registry`.
 pub fn simulate_with(circuit: &Circuit, registry: &ArrayRegistry) -> SimOutcome {
+    simulate_into(circuit, registry, &mut NoSink)
+}
+
+/// Same as [`simulate_with`], also handing every plot to `sink` while it is computed (a
+/// transient's rows as they are accepted, an `.op`'s row when it is done).
+pub fn simulate_into(
+    circuit: &Circuit,
+    registry: &ArrayRegistry,
+    sink: &mut dyn RowSink,
+) -> SimOutcome {
     let mut results = Vec::new();
     let mut sim = match Simulator::with_registry(circuit, registry) {
         Ok(s) => s,
@@ -121,8 +131,14 @@ pub fn simulate_with(circuit: &Circuit, registry: &ArrayRegistry) -> SimOutcome 
     };
     for a in &circuit.analyses {
         let (res, err) = match TranSpec::of_analysis(a) {
-            Some(spec) => sim.run_tran(&spec),
-            None => sim.run_op(),
+            Some(spec) => sim.run_tran_into(&spec, sink),
+            None => {
+                let (res, err) = sim.run_op();
+                sink.begin(&res.waveforms);
+                sink.rows(&res.waveforms.data);
+                sink.end();
+                (res, err)
+            }
         };
         results.push(res);
         if err.is_some() {

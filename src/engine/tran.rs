@@ -6,7 +6,7 @@ use super::newton::{NewtonFailure, NewtonSetup};
 use super::{AnalysisResult, SimError, Simulator, Stats};
 use crate::circuit::Method;
 use crate::devices::{Coeffs, Device, LoadCtx};
-use crate::waveform::Waveforms;
+use crate::waveform::{NoSink, RowSink, Waveforms};
 
 /// `.tran tstep tstop [tstart [tmax]] [uic]` (seconds).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -75,12 +75,31 @@ impl Simulator {
     /// Runs a transient; the waveform holds every accepted time point ≥ tstart, also
     /// when an error stops the run.
     pub fn run_tran(&mut self, spec: &TranSpec) -> (AnalysisResult, Option<SimError>) {
+        self.run_tran_into(spec, &mut NoSink)
+    }
+
+    /// [`Simulator::run_tran`] that also hands the plot to `sink` while it is computed:
+    /// each accepted row as it is stored (all rows at the end with `interp`, whose grid
+    /// is only known then). When the sink [keeps the rows](RowSink::keeps_rows) the
+    /// returned waveform has none (except with `interp`, which needs them).
+    pub fn run_tran_into(
+        &mut self,
+        spec: &TranSpec,
+        sink: &mut dyn RowSink,
+    ) -> (AnalysisResult, Option<SimError>) {
         let (mut stats, t0, base) = self.start_stats();
         let mut wf = self.waveforms("Transient Analysis", true);
-        let err = self.tran_inner(spec, None, &mut wf, &mut stats).err();
-        if self.options.interp {
+        sink.begin(&wf);
+        let interp = self.options.interp;
+        let store = interp || !sink.keeps_rows();
+        let live: &mut dyn RowSink = if interp { &mut NoSink } else { &mut *sink };
+        let stored = if store { Some(&mut wf) } else { None };
+        let err = self.tran_inner(spec, None, stored, &mut stats, live).err();
+        if interp {
             wf = interpolate_onto_grid(&wf, spec.tstart, spec.tstep, spec.tstop);
+            sink.rows(&wf.data);
         }
+        sink.end();
         let first = self.first_run();
         let stats = self.finish_stats(stats, t0, base, first);
         (
@@ -125,8 +144,14 @@ impl Simulator {
                 spec.tstop
             )))
         } else {
-            self.tran_inner(spec, Some((x0, t_begin)), &mut wf, &mut stats)
-                .err()
+            self.tran_inner(
+                spec,
+                Some((x0, t_begin)),
+                Some(&mut wf),
+                &mut stats,
+                &mut NoSink,
+            )
+            .err()
         };
         if self.options.interp {
             wf = interpolate_onto_grid(&wf, spec.tstart, spec.tstep, spec.tstop);
@@ -142,13 +167,15 @@ impl Simulator {
         )
     }
 
+    /// The transient proper: each accepted row goes to `wf` (unless `None`) and `sink`.
     /// `start`: the initial state and the time it holds from (else the operating point at 0).
     fn tran_inner(
         &mut self,
         spec: &TranSpec,
         start: Option<(&[f64], f64)>,
-        wf: &mut Waveforms,
+        mut wf: Option<&mut Waveforms>,
         stats: &mut Stats,
+        sink: &mut dyn RowSink,
     ) -> Result<(), SimError> {
         let TranSpec {
             tstep,
@@ -255,13 +282,15 @@ impl Simulator {
         // Room for the expected rows up front (growing a wide table by doubling copies it).
         let expected_rows = ((tstop - tstart) / max_step) as usize + bps.len() * 4 + 16;
         let cap = expected_rows.saturating_mul(self.n + 1).min(1 << 24);
-        wf.data.reserve(cap);
+        if let Some(wf) = wf.as_deref_mut() {
+            wf.data.reserve(cap);
+        }
         let mut row = vec![0.0; self.n + 1];
         if tstart <= 0.0 {
-            self.push_row(wf, &mut row, 0.0);
+            self.push_row(wf.as_deref_mut(), sink, &mut row, 0.0);
         }
         if t_begin > 0.0 && t_begin >= tstart {
-            self.push_row(wf, &mut row, t_begin);
+            self.push_row(wf.as_deref_mut(), sink, &mut row, t_begin);
         }
 
         let ns = self.n_states;
@@ -439,7 +468,7 @@ impl Simulator {
             h_prev_acc = h_taken;
             stats.accepted_steps += 1;
             if t >= tstart {
-                self.push_row(wf, &mut row, t);
+                self.push_row(wf.as_deref_mut(), sink, &mut row, t);
             }
             at_break = landing;
             if landing && bi + 1 < bps.len() {
@@ -451,10 +480,19 @@ impl Simulator {
         Ok(())
     }
 
-    fn push_row(&self, wf: &mut Waveforms, row: &mut [f64], t: f64) {
+    fn push_row(
+        &self,
+        wf: Option<&mut Waveforms>,
+        sink: &mut dyn RowSink,
+        row: &mut [f64],
+        t: f64,
+    ) {
         row[0] = t;
         row[1..].copy_from_slice(&self.x[..self.n]);
-        wf.push_row(row);
+        if let Some(wf) = wf {
+            wf.push_row(row);
+        }
+        sink.rows(row);
     }
 
     /// One time step of `h` from `t` (two sub-steps for TR-BDF2 at order 2). Returns the

@@ -14,7 +14,7 @@ pub(crate) const CHUNK: usize = 1 << 16;
 
 /// Writes `w` to `path` as CSV.
 pub fn write(path: &Path, w: &Waveforms) -> Result<(), OutputError> {
-    let mut file = std::fs::File::create(path).map_err(|e| OutputError::io(path, e))?;
+    let mut file = super::create_file(path).map_err(|e| OutputError::io(path, e))?;
     write_to(&mut file, w).map_err(|e| OutputError::io(path, e))
 }
 
@@ -28,15 +28,7 @@ pub fn write_to(out: &mut impl std::io::Write, w: &Waveforms) -> std::io::Result
     let width = w.width();
     let rows = w.rows();
     let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK + 64 + width * 25);
-    let mut header = String::new();
-    for (j, sig) in w.signals.iter().enumerate() {
-        if j > 0 {
-            header.push(',');
-        }
-        push_field(&mut header, &sig.name);
-    }
-    chunk.extend_from_slice(header.as_bytes());
-    chunk.push(b'\n');
+    push_header(&mut chunk, &w.signals);
     let mut stream = |c: &mut Vec<u8>| {
         out.write_all(c)?;
         c.clear();
@@ -71,6 +63,19 @@ pub fn write_to(out: &mut impl std::io::Write, w: &Waveforms) -> std::io::Result
     })
 }
 
+/// Appends the header line: the signal names.
+pub(crate) fn push_header(chunk: &mut Vec<u8>, signals: &[Signal]) {
+    let mut header = String::new();
+    for (j, sig) in signals.iter().enumerate() {
+        if j > 0 {
+            header.push(',');
+        }
+        push_field(&mut header, &sig.name);
+    }
+    chunk.extend_from_slice(header.as_bytes());
+    chunk.push(b'\n');
+}
+
 /// Appends the CSV lines of `rows` to `chunk`, handing it to `flush` whenever it holds
 /// [`CHUNK`] bytes or more.
 fn push_rows(
@@ -79,8 +84,28 @@ fn push_rows(
     rows: std::ops::Range<usize>,
     flush: &mut impl FnMut(&mut Vec<u8>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    for i in rows {
-        for (j, &v) in w.row(i).iter().enumerate() {
+    let width = w.width();
+    push_data_rows(
+        chunk,
+        &w.data[rows.start * width..rows.end * width],
+        width,
+        flush,
+    )
+}
+
+/// Appends the CSV lines of `data` (whole rows of `width` values, row-major) to `chunk`,
+/// handing it to `flush` whenever it holds [`CHUNK`] bytes or more.
+pub(crate) fn push_data_rows(
+    chunk: &mut Vec<u8>,
+    data: &[f64],
+    width: usize,
+    flush: &mut impl FnMut(&mut Vec<u8>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    if width == 0 {
+        return Ok(());
+    }
+    for row in data.chunks_exact(width) {
+        for (j, &v) in row.iter().enumerate() {
             if j > 0 {
                 chunk.push(b',');
             }

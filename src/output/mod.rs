@@ -5,6 +5,7 @@
 
 pub mod csv;
 pub mod raw;
+pub mod stream;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
@@ -80,6 +81,17 @@ pub fn write_all(
     Ok(written)
 }
 
+/// Creates `path` for writing, empty. An existing regular file is removed first instead
+/// of truncated: on ext4, truncating a file that was just written forces its data to disk
+/// (`auto_da_alloc`) and waits for it, which costs more than the whole write.
+pub(crate) fn create_file(path: &Path) -> std::io::Result<std::fs::File> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        // Fails e.g. in a read-only directory: then the file is truncated as usual.
+        let _ = std::fs::remove_file(path);
+    }
+    std::fs::File::create(path)
+}
+
 /// The plot a single-table output (CSV, a picture) shows: the first time-based plot (the
 /// transient, even when it stopped before its first point), else the first plot.
 pub fn main_plot(plots: &[Waveforms]) -> Option<&Waveforms> {
@@ -122,5 +134,36 @@ pub fn unit_from_name(name: &str) -> Unit {
         Unit::Current
     } else {
         Unit::None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_file_replaces_files_and_writes_through_symlinks() {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("dfcsim-create-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.csv");
+        std::fs::write(&path, "old contents, longer than the new ones").unwrap();
+        create_file(&path).unwrap().write_all(b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        // A symlink is kept: its target is rewritten.
+        #[cfg(unix)]
+        {
+            let link = dir.join("link.csv");
+            std::os::unix::fs::symlink(&path, &link).unwrap();
+            create_file(&link).unwrap().write_all(b"via link").unwrap();
+            assert!(
+                std::fs::symlink_metadata(&link)
+                    .unwrap()
+                    .file_type()
+                    .is_symlink()
+            );
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), "via link");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

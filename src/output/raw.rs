@@ -32,7 +32,7 @@ use crate::waveform::{Signal, Unit, Waveforms};
 
 /// Writes all `plots` to one rawfile, binary unless `ascii`.
 pub fn write(path: &Path, plots: &[Waveforms], ascii: bool) -> Result<(), OutputError> {
-    let mut file = std::fs::File::create(path).map_err(|e| OutputError::io(path, e))?;
+    let mut file = super::create_file(path).map_err(|e| OutputError::io(path, e))?;
     write_to(&mut file, plots, ascii, &date_string()).map_err(|e| OutputError::io(path, e))
 }
 
@@ -54,51 +54,104 @@ pub fn write_to(
     let widest = plots.iter().map(|w| w.width()).max().unwrap_or(0);
     let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK + widest * 26 + 64);
     for w in plots {
-        write!(
-            chunk,
-            "Title: {}\nDate: {date}\nPlotname: {}\nFlags: real\nNo. Variables: {}\nNo. Points: {:<8}\nVariables:\n",
-            one_line(&w.title),
-            one_line(&w.plot_name),
+        push_header(&mut chunk, w, w.rows(), ascii, date);
+        let mut flush = |c: &mut Vec<u8>| {
+            out.write_all(c)?;
+            c.clear();
+            Ok(())
+        };
+        push_values(
+            &mut chunk,
             w.width(),
-            w.rows()
+            0,
+            &w.data[..w.rows() * w.width()],
+            ascii,
+            &mut flush,
         )?;
-        for (i, s) in w.signals.iter().enumerate() {
-            writeln!(chunk, "\t{i}\t{}\t{}", s.name, type_name(s.unit))?;
-        }
-        if ascii {
-            chunk.extend_from_slice(b"Values:\n");
-            let mut line = String::with_capacity(w.width() * 26 + 16);
-            for p in 0..w.rows() {
-                line.clear();
-                for (j, &v) in w.row(p).iter().enumerate() {
-                    if j == 0 {
-                        line.push_str(&p.to_string());
-                        line.push_str("\t\t");
-                    } else {
-                        line.push('\t');
-                    }
-                    push_c_exp(&mut line, v);
-                    line.push('\n');
+    }
+    out.write_all(&chunk)
+}
+
+/// Text before the point count in a plot's header; the count is written left-aligned in
+/// [`POINTS_FIELD`] characters so that a streamed file can fill it in afterwards.
+pub(crate) fn header_before_points(w: &Waveforms, date: &str) -> String {
+    format!(
+        "Title: {}\nDate: {date}\nPlotname: {}\nFlags: real\nNo. Variables: {}\nNo. Points: ",
+        one_line(&w.title),
+        one_line(&w.plot_name),
+        w.width(),
+    )
+}
+
+/// Width of the `No. Points:` value as ngspice writes it (`%-8d`).
+pub(crate) const POINTS_FIELD: usize = 8;
+
+/// The `No. Points:` value: `rows` left-aligned in [`POINTS_FIELD`] characters (more when
+/// it has more digits).
+pub(crate) fn points_text(rows: usize) -> String {
+    format!("{rows:<POINTS_FIELD$}")
+}
+
+/// Appends a plot's header (up to and including `Binary:` / `Values:`) for `rows` points.
+pub(crate) fn push_header(
+    chunk: &mut Vec<u8>,
+    w: &Waveforms,
+    rows: usize,
+    ascii: bool,
+    date: &str,
+) {
+    chunk.extend_from_slice(header_before_points(w, date).as_bytes());
+    chunk.extend_from_slice(points_text(rows).as_bytes());
+    chunk.extend_from_slice(b"\nVariables:\n");
+    for (i, s) in w.signals.iter().enumerate() {
+        chunk.extend_from_slice(format!("\t{i}\t{}\t{}\n", s.name, type_name(s.unit)).as_bytes());
+    }
+    chunk.extend_from_slice(if ascii { b"Values:\n" } else { b"Binary:\n" });
+}
+
+/// Appends the points of `data` (whole rows of `width` values, row-major; the first is
+/// point number `first_point` of its plot), handing `chunk` to `flush` whenever it holds
+/// [`CHUNK`] bytes or more.
+pub(crate) fn push_values(
+    chunk: &mut Vec<u8>,
+    width: usize,
+    first_point: usize,
+    data: &[f64],
+    ascii: bool,
+    flush: &mut impl FnMut(&mut Vec<u8>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    if width == 0 {
+        return Ok(());
+    }
+    if ascii {
+        let mut line = String::with_capacity(width * 26 + 16);
+        for (k, row) in data.chunks_exact(width).enumerate() {
+            line.clear();
+            for (j, &v) in row.iter().enumerate() {
+                if j == 0 {
+                    line.push_str(&(first_point + k).to_string());
+                    line.push_str("\t\t");
+                } else {
+                    line.push('\t');
                 }
-                chunk.extend_from_slice(line.as_bytes());
-                if chunk.len() >= CHUNK {
-                    out.write_all(&chunk)?;
-                    chunk.clear();
-                }
+                push_c_exp(&mut line, v);
+                line.push('\n');
             }
-        } else {
-            chunk.extend_from_slice(b"Binary:\n");
-            // Row-major f64 samples, little-endian: the stored table in order.
-            for v in &w.data[..w.rows() * w.width()] {
-                chunk.extend_from_slice(&v.to_le_bytes());
-                if chunk.len() >= CHUNK {
-                    out.write_all(&chunk)?;
-                    chunk.clear();
-                }
+            chunk.extend_from_slice(line.as_bytes());
+            if chunk.len() >= CHUNK {
+                flush(chunk)?;
+            }
+        }
+    } else {
+        // Row-major f64 samples, little-endian: the stored table in order.
+        for v in data {
+            chunk.extend_from_slice(&v.to_le_bytes());
+            if chunk.len() >= CHUNK {
+                flush(chunk)?;
             }
         }
     }
-    out.write_all(&chunk)
+    Ok(())
 }
 
 /// ngspice's type names (`ft_typenames`); `notype` for dimensionless signals.

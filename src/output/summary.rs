@@ -18,7 +18,9 @@ pub fn write_summary<T: serde::Serialize + ?Sized>(
         source,
     })?;
     text.push('\n');
-    std::fs::write(&path, text).map_err(|e| OutputError::io(&path, e))?;
+    super::create_file(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+        .map_err(|e| OutputError::io(&path, e))?;
     Ok(path)
 }
 

@@ -16,6 +16,8 @@ pub fn parse_lines(title: String, lines: &[LogicalLine]) -> Result<Netlist> {
         title,
         ..Default::default()
     };
+    // Room for every card up front: items are large, growing by doubling copies them.
+    netlist.items.reserve(lines.len());
     // Open `.subckt` definitions, innermost last.
     let mut open: Vec<SubcktDef> = Vec::new();
     for line in lines {
@@ -28,8 +30,8 @@ pub fn parse_lines(title: String, lines: &[LogicalLine]) -> Result<Netlist> {
             toks: &toks,
             pos: 0,
         };
-        let first = toks[0].lower();
-        let item = if first.starts_with('.') {
+        let item = if toks[0].text.starts_with('.') {
+            let first = toks[0].lower();
             match first.as_str() {
                 ".subckt" => {
                     open.push(c.subckt_header()?);
@@ -88,7 +90,7 @@ pub fn parse_lines(title: String, lines: &[LogicalLine]) -> Result<Netlist> {
 
 struct Cursor<'a> {
     line: &'a LogicalLine,
-    toks: &'a [Token],
+    toks: &'a [Token<'a>],
     pos: usize,
 }
 
@@ -110,12 +112,12 @@ impl<'a> Cursor<'a> {
         let text = self
             .toks
             .get(idx)
-            .map(|t| t.text.clone())
+            .map(|t| t.text.to_string())
             .unwrap_or_default();
         NetlistError::new(kind, self.span_tok(idx), text, message, hint)
     }
 
-    fn peek(&self) -> Option<&'a Token> {
+    fn peek(&self) -> Option<&'a Token<'a>> {
         self.toks.get(self.pos)
     }
 
@@ -169,48 +171,48 @@ impl<'a> Cursor<'a> {
         let span = self.span_tok(idx);
         match t.kind {
             TokKind::Expr => {
-                let expr = parse_expr(&t.text).map_err(|e| {
+                let expr = parse_expr(t.text).map_err(|e| {
                     NetlistError::new(
                         e.kind,
                         self.line.span_at(t.off + e.offset),
-                        t.text.clone(),
+                        t.text.to_string(),
                         e.message,
                         e.hint,
                     )
                 })?;
                 Ok(Value {
                     expr,
-                    text: t.text.clone(),
+                    text: t.text.to_string(),
                     span,
                 })
             }
-            TokKind::Word if looks_numeric(&t.text) => match parse_value_token(&t.text) {
+            TokKind::Word if looks_numeric(t.text) => match parse_value_token(t.text) {
                 Some(v) => Ok(Value {
                     expr: Expr::Const(v),
-                    text: t.text.clone(),
+                    text: t.text.to_string(),
                     span,
                 }),
                 None => Err(NetlistError::new(
                     ErrorKind::BadNumber,
                     span,
-                    t.text.clone(),
+                    t.text.to_string(),
                     format!("bad number '{}'", t.text),
                     "numbers look like 1.5, 2e-3, 10k, 4.7u, 1meg (suffixes f p n u m k meg g t)",
                 )),
             },
             TokKind::Word => {
-                let expr = parse_expr(&t.text).map_err(|_| {
+                let expr = parse_expr(t.text).map_err(|_| {
                     NetlistError::new(
                         ErrorKind::BadNumber,
                         span.clone(),
-                        t.text.clone(),
+                        t.text.to_string(),
                         format!("expected a number or parameter, found '{}'", t.text),
                         "write a number (10k), a parameter name or an expression in braces {…}",
                     )
                 })?;
                 Ok(Value {
                     expr,
-                    text: t.text.clone(),
+                    text: t.text.to_string(),
                     span,
                 })
             }
@@ -304,13 +306,13 @@ impl<'a> Cursor<'a> {
                 Ok(ModelValue::Expr(v))
             }
             Some(TokKind::Str) => {
-                let s = self.toks[self.pos].text.clone();
+                let s = self.toks[self.pos].text.to_string();
                 self.pos += 1;
                 Ok(ModelValue::Str(s))
             }
             Some(TokKind::Word) => {
                 let t = &self.toks[self.pos];
-                let v = if looks_numeric(&t.text) {
+                let v = if looks_numeric(t.text) {
                     ModelValue::Expr(self.value_at(self.pos)?)
                 } else {
                     ModelValue::Str(t.lower())
@@ -576,7 +578,7 @@ impl<'a> Cursor<'a> {
             self.skip_commas();
             match self.peek() {
                 Some(t)
-                    if (t.is(TokKind::Expr) || (t.is_word() && looks_numeric(&t.text)))
+                    if (t.is(TokKind::Expr) || (t.is_word() && looks_numeric(t.text)))
                         && !self.at_keyword() =>
                 {
                     out.push(self.value_at(self.pos)?);
@@ -613,7 +615,7 @@ impl<'a> Cursor<'a> {
                     }
                     for _ in 0..2 {
                         match self.peek() {
-                            Some(t) if t.is(TokKind::Expr) || looks_numeric(&t.text) => {
+                            Some(t) if t.is(TokKind::Expr) || looks_numeric(t.text) => {
                                 self.pos += 1
                             }
                             _ => break,

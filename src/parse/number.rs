@@ -71,6 +71,8 @@ fn scale(i: &str) -> IResult<&str, Scale> {
 pub fn spice_number(i: &str) -> IResult<&str, f64> {
     let (rest, mant) = mantissa(i)?;
     let (rest, exp) = opt(exponent).parse(rest)?;
+    // Mantissa and exponent as written (`-2.5e-08`): read directly when no suffix scales it.
+    let written = &i[..i.len() - rest.len()];
     let (rest, scale) = scale(rest)?;
     let (rest, _units) = take_while(|c: char| c.is_ascii_alphabetic() || c == '_').parse(rest)?;
     let exp = exp.unwrap_or(0);
@@ -80,6 +82,9 @@ pub fn spice_number(i: &str) -> IResult<&str, f64> {
     };
     let value = if pow10 == 0 {
         mant.parse::<f64>()
+    } else if matches!(scale, Scale::Pow10(0)) {
+        // The same correctly rounded decimal as `decimal` builds, without formatting it.
+        written.parse::<f64>()
     } else {
         decimal(mant, pow10)
     }
@@ -168,6 +173,32 @@ mod tests {
         ];
         for (s, want) in cases {
             assert!(close(v(s), want), "{s}: got {} want {want}", v(s));
+        }
+    }
+
+    #[test]
+    fn exponent_read_as_written_equals_rebuilt_decimal() {
+        // The fast path (the text as written) against the general one (mantissa and
+        // power of ten rebuilt), bit for bit.
+        for s in [
+            "3.59847823e-08",
+            "-2.46732177E-06",
+            "+1.5e+05",
+            "3.e5",
+            ".5e-3",
+            "7e0",
+            "1e-0005",
+            "123456789012345678901234567890e-30",
+            "2.2250738585072011e-308",
+            "4.9e-324",
+            "1.7976931348623157e308",
+            "1e-400",
+        ] {
+            let (_, fast) = spice_number(s).unwrap();
+            let (rest, mant) = mantissa(s).unwrap();
+            let (_, exp) = exponent(rest).unwrap();
+            let slow = decimal(mant, exp).unwrap();
+            assert_eq!(fast.to_bits(), slow.to_bits(), "{s}");
         }
     }
 

@@ -11,22 +11,26 @@ use crate::span::Span;
 /// Include files nested deeper than this are reported (a cycle is reported earlier).
 const MAX_INCLUDE_DEPTH: usize = 64;
 
-/// One file's text, split into physical lines (kept for error messages).
+/// One file's text (kept for error messages).
 #[derive(Debug)]
 pub struct SourceFile {
     pub path: Arc<PathBuf>,
-    pub lines: Vec<String>,
+    pub text: String,
 }
 
 impl SourceFile {
     pub fn new(path: &Path, text: &str) -> Self {
         SourceFile {
             path: Arc::new(path.to_path_buf()),
-            lines: text
-                .split('\n')
-                .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
-                .collect(),
+            text: text.to_string(),
         }
+    }
+
+    /// Physical lines, without their `\r\n` / `\n` ends.
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
+        self.text
+            .split('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
     }
 }
 
@@ -42,9 +46,9 @@ impl Sources {
         if err.line_text.is_empty()
             && let Some(file) = self.files.iter().find(|f| f.path == err.span.file)
             && err.span.line >= 1
-            && let Some(line) = file.lines.get(err.span.line as usize - 1)
+            && let Some(line) = file.lines().nth(err.span.line as usize - 1)
         {
-            err.line_text = line.clone();
+            err.line_text = line.to_string();
         }
         err
     }
@@ -62,7 +66,10 @@ pub struct Seg {
 #[derive(Debug, Clone)]
 pub struct LogicalLine {
     pub text: String,
-    pub segs: Vec<Seg>,
+    /// Where `text` starts (offset 0).
+    pub first: Seg,
+    /// Where each `+` continuation starts, in order (empty for most cards: no allocation).
+    pub continuations: Vec<Seg>,
     pub file: Arc<PathBuf>,
 }
 
@@ -71,16 +78,12 @@ impl LogicalLine {
     pub fn span_at(&self, off: usize) -> Span {
         let off = off.min(self.text.len());
         let seg = self
-            .segs
+            .continuations
             .iter()
             .rev()
             .find(|s| s.off <= off)
             .copied()
-            .unwrap_or(Seg {
-                off: 0,
-                line: 1,
-                col: 1,
-            });
+            .unwrap_or(self.first);
         let chars = self
             .text
             .get(seg.off..off)
@@ -93,13 +96,9 @@ impl LogicalLine {
         }
     }
 
-    /// First whitespace-separated word, lower-cased.
-    pub fn first_word(&self) -> String {
-        self.text
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase()
+    /// First whitespace-separated word, as written.
+    pub fn first_word(&self) -> &str {
+        self.text.split_whitespace().next().unwrap_or("")
     }
 
     /// Words after the first one (whitespace separated, quotes stripped).
@@ -169,9 +168,12 @@ fn strip_inline_comment(line: &str) -> &str {
 
 /// Logical lines of one file. `has_title` skips the first physical line (the title).
 pub fn logical_lines(file: &SourceFile, has_title: bool) -> Vec<LogicalLine> {
-    let mut out: Vec<LogicalLine> = Vec::new();
+    // At most one logical line per physical line: no copies while growing (capacity not
+    // used costs no memory).
+    let physical = file.text.bytes().filter(|&b| b == b'\n').count() + 1;
+    let mut out: Vec<LogicalLine> = Vec::with_capacity(physical);
     let mut in_control = false;
-    for (idx, raw) in file.lines.iter().enumerate() {
+    for (idx, raw) in file.lines().enumerate() {
         if has_title && idx == 0 {
             continue;
         }
@@ -180,15 +182,19 @@ pub fn logical_lines(file: &SourceFile, has_title: bool) -> Vec<LogicalLine> {
         if trimmed.starts_with('*') || trimmed.is_empty() {
             continue;
         }
-        let lower = trimmed.to_ascii_lowercase();
-        let word = lower.split_whitespace().next().unwrap_or("");
+        // Only dot cards are looked at here (`.control`, `.endc`, `.end`).
+        let word = if trimmed.starts_with('.') {
+            trimmed.split_whitespace().next().unwrap_or("")
+        } else {
+            ""
+        };
         if in_control {
-            if word == ".endc" {
+            if word.eq_ignore_ascii_case(".endc") {
                 in_control = false;
             }
             continue;
         }
-        if word == ".control" {
+        if word.eq_ignore_ascii_case(".control") {
             in_control = true;
             continue;
         }
@@ -202,7 +208,7 @@ pub fn logical_lines(file: &SourceFile, has_title: bool) -> Vec<LogicalLine> {
         {
             last.text.push(' ');
             let col = (body[..lead].chars().count() + 2) as u32;
-            last.segs.push(Seg {
+            last.continuations.push(Seg {
                 off: last.text.len(),
                 line: line_no,
                 col,
@@ -210,16 +216,17 @@ pub fn logical_lines(file: &SourceFile, has_title: bool) -> Vec<LogicalLine> {
             last.text.push_str(rest);
             continue;
         }
-        if word == ".end" {
+        if word.eq_ignore_ascii_case(".end") {
             break;
         }
         out.push(LogicalLine {
             text: body.to_string(),
-            segs: vec![Seg {
+            first: Seg {
                 off: 0,
                 line: line_no,
                 col: 1,
-            }],
+            },
+            continuations: Vec::new(),
             file: file.path.clone(),
         });
     }
@@ -251,7 +258,7 @@ impl Reader {
     pub fn read_main(&mut self, text: &str, path: &Path) -> Result<(String, Vec<LogicalLine>)> {
         let file = Arc::new(SourceFile::new(path, text));
         self.sources.files.push(file.clone());
-        let title = file.lines.first().cloned().unwrap_or_default();
+        let title = file.lines().next().unwrap_or_default().to_string();
         let key = canonical(path);
         self.stack.push((key, None));
         let lines = logical_lines(&file, true);
@@ -261,10 +268,20 @@ impl Reader {
     }
 
     fn expand(&mut self, lines: Vec<LogicalLine>) -> Result<Vec<LogicalLine>> {
+        // Most netlists include nothing: their lines are handed back as they are.
+        let file_card = |l: &LogicalLine| {
+            matches!(
+                dot_word(l).as_str(),
+                ".include" | ".inc" | ".incl" | ".lib" | ".endl"
+            )
+        };
+        if !lines.iter().any(file_card) {
+            return Ok(lines);
+        }
         let mut out = Vec::with_capacity(lines.len());
         let mut skipping_section: Option<Span> = None;
         for line in lines {
-            let word = line.first_word();
+            let word = dot_word(&line);
             if skipping_section.is_some() {
                 if word == ".endl" {
                     skipping_section = None;
@@ -390,13 +407,24 @@ impl Reader {
     }
 }
 
+/// The first word lower-cased if it is a dot card, else empty (no allocation for the
+/// element cards that make up most of a netlist).
+fn dot_word(line: &LogicalLine) -> String {
+    let word = line.first_word();
+    if word.starts_with('.') {
+        word.to_ascii_lowercase()
+    } else {
+        String::new()
+    }
+}
+
 /// Lines between `.lib section` and its `.endl`.
 fn extract_section(lines: Vec<LogicalLine>, section: &str) -> Option<Vec<LogicalLine>> {
     let mut out = Vec::new();
     let mut inside = false;
     let mut found = false;
     for line in lines {
-        let word = line.first_word();
+        let word = dot_word(&line);
         if !inside {
             if word == ".lib" {
                 let args = line.args();
