@@ -221,3 +221,25 @@ fn run_with_interp_writes_the_resampled_grid() {
     assert_same_files(&paths, &plots, true);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An existing output with a second hard link is rewritten in place (both names see the
+/// new contents); a plain one is replaced. Either way the file holds the new output.
+#[cfg(unix)]
+#[test]
+fn existing_outputs_are_replaced_or_rewritten_in_place() {
+    let dir = temp_dir("links");
+    let plots = sample_plots();
+    let first = output::write_all(&dir, "net", &plots, false).unwrap();
+    let (csv_path, raw_path) = (&first[0], &first[1]);
+    let other = dir.join("other.csv");
+    std::fs::remove_file(&other).ok();
+    std::fs::hard_link(csv_path, &other).unwrap();
+    std::fs::write(csv_path, b"old").unwrap();
+    std::fs::write(raw_path, b"old").unwrap();
+    let again = output::write_all(&dir, "net", &plots, false).unwrap();
+    let new_csv = std::fs::read(&again[0]).unwrap();
+    assert_ne!(new_csv, b"old");
+    assert_eq!(std::fs::read(&other).unwrap(), new_csv, "hard link split");
+    assert_ne!(std::fs::read(&again[1]).unwrap(), b"old");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -84,12 +84,27 @@ pub fn write_all(
 /// Creates `path` for writing, empty. An existing regular file is removed first instead
 /// of truncated: on ext4, truncating a file that was just written forces its data to disk
 /// (`auto_da_alloc`) and waits for it, which costs more than the whole write.
+/// A read-only file or one with other hard links is truncated as before (so writing it
+/// fails, or every name sees the new contents).
 pub(crate) fn create_file(path: &Path) -> std::io::Result<std::fs::File> {
-    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+    if std::fs::symlink_metadata(path)
+        .is_ok_and(|m| m.file_type().is_file() && !m.permissions().readonly() && single_link(&m))
+    {
         // Fails e.g. in a read-only directory: then the file is truncated as usual.
         let _ = std::fs::remove_file(path);
     }
     std::fs::File::create(path)
+}
+
+#[cfg(unix)]
+fn single_link(m: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    m.nlink() == 1
+}
+
+#[cfg(not(unix))]
+fn single_link(_: &std::fs::Metadata) -> bool {
+    false
 }
 
 /// The plot a single-table output (CSV, a picture) shows: the first time-based plot (the

@@ -29,7 +29,9 @@ pub fn write_during<T>(
     keep_rows: bool,
     body: impl FnOnce(&mut dyn RowSink) -> T,
 ) -> (T, FileWriter) {
-    let (tx, rx) = mpsc::channel::<Msg>();
+    // Bounded: on a slow disk the transient waits for the writer instead of queueing
+    // every row in memory.
+    let (tx, rx) = mpsc::sync_channel::<Msg>(16);
     let (spare_tx, spare_rx) = mpsc::channel::<Vec<f64>>();
     std::thread::scope(|scope| {
         let thread = std::thread::Builder::new()
@@ -86,7 +88,7 @@ enum Msg {
 
 /// The producer's side: batches rows into messages for the writer thread.
 struct ChannelSink {
-    tx: mpsc::Sender<Msg>,
+    tx: mpsc::SyncSender<Msg>,
     /// Batches the writer is done with.
     spare: mpsc::Receiver<Vec<f64>>,
     batch: Vec<f64>,
