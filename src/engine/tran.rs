@@ -87,6 +87,17 @@ impl Simulator {
         spec: &TranSpec,
         sink: &mut dyn RowSink,
     ) -> (AnalysisResult, Option<SimError>) {
+        self.tran_analysis(spec, None, sink)
+    }
+
+    /// A transient analysis from the operating point (`start` None) or from a given state
+    /// (see [`Simulator::run_tran_from`]), with its result table, statistics and `sink`.
+    fn tran_analysis(
+        &mut self,
+        spec: &TranSpec,
+        start: Option<(&[f64], f64)>,
+        sink: &mut dyn RowSink,
+    ) -> (AnalysisResult, Option<SimError>) {
         let (mut stats, t0, base) = self.start_stats();
         let mut wf = self.waveforms("Transient Analysis", true);
         sink.begin(&wf);
@@ -94,7 +105,7 @@ impl Simulator {
         let store = interp || !sink.keeps_rows();
         let live: &mut dyn RowSink = if interp { &mut NoSink } else { &mut *sink };
         let stored = if store { Some(&mut wf) } else { None };
-        let err = self.tran_inner(spec, None, stored, &mut stats, live).err();
+        let err = self.tran_inner(spec, start, stored, &mut stats, live).err();
         if interp {
             wf = interpolate_onto_grid(&wf, spec.tstart, spec.tstep, spec.tstop);
             sink.rows(&wf.data);
@@ -130,41 +141,7 @@ impl Simulator {
         x0: &[f64],
         t_begin: f64,
     ) -> (AnalysisResult, Option<SimError>) {
-        let (mut stats, t0, base) = self.start_stats();
-        let mut wf = self.waveforms("Transient Analysis", true);
-        let err = if x0.len() != self.n {
-            Some(SimError::BadAnalysis(format!(
-                "initial state has {} values, the circuit has {} unknowns",
-                x0.len(),
-                self.n
-            )))
-        } else if !(t_begin.is_finite() && t_begin >= 0.0 && t_begin < spec.tstop) {
-            Some(SimError::BadAnalysis(format!(
-                "transient start {t_begin} s is outside [0, tstop = {} s)",
-                spec.tstop
-            )))
-        } else {
-            self.tran_inner(
-                spec,
-                Some((x0, t_begin)),
-                Some(&mut wf),
-                &mut stats,
-                &mut NoSink,
-            )
-            .err()
-        };
-        if self.options.interp {
-            wf = interpolate_onto_grid(&wf, spec.tstart, spec.tstep, spec.tstop);
-        }
-        let first = self.first_run();
-        let stats = self.finish_stats(stats, t0, base, first);
-        (
-            AnalysisResult {
-                waveforms: wf,
-                stats,
-            },
-            err,
-        )
+        self.tran_analysis(spec, Some((x0, t_begin)), &mut NoSink)
     }
 
     /// The transient proper: each accepted row goes to `wf` (unless `None`) and `sink`.
@@ -177,6 +154,21 @@ impl Simulator {
         stats: &mut Stats,
         sink: &mut dyn RowSink,
     ) -> Result<(), SimError> {
+        if let Some((x0, t_begin)) = start {
+            if x0.len() != self.n {
+                return Err(SimError::BadAnalysis(format!(
+                    "initial state has {} values, the circuit has {} unknowns",
+                    x0.len(),
+                    self.n
+                )));
+            }
+            if !(t_begin.is_finite() && t_begin >= 0.0 && t_begin < spec.tstop) {
+                return Err(SimError::BadAnalysis(format!(
+                    "transient start {t_begin} s is outside [0, tstop = {} s)",
+                    spec.tstop
+                )));
+            }
+        }
         let TranSpec {
             tstep,
             tstop,

@@ -136,6 +136,9 @@ impl RowSink for ChannelSink {
     }
 }
 
+/// Writes a full chunk out (and empties it).
+type Flush<'a> = dyn FnMut(&mut Vec<u8>) -> std::io::Result<()> + 'a;
+
 /// One output file being written: bytes are gathered in `chunk` and written in pieces of
 /// about [`CHUNK`] bytes.
 struct OutFile {
@@ -155,6 +158,25 @@ impl OutFile {
             chunk: Vec::with_capacity(2 * CHUNK),
             written: 0,
         })
+    }
+
+    /// Lets `push` append to the chunk, with a flush that writes a full chunk to the file;
+    /// an error names the file.
+    fn append(
+        &mut self,
+        push: impl FnOnce(&mut Vec<u8>, &mut Flush<'_>) -> std::io::Result<()>,
+    ) -> Result<(), (PathBuf, std::io::Error)> {
+        let mut chunk = std::mem::take(&mut self.chunk);
+        let (file, written) = (&mut self.file, &mut self.written);
+        let mut flush = |c: &mut Vec<u8>| {
+            file.write_all(c)?;
+            *written += c.len() as u64;
+            c.clear();
+            Ok(())
+        };
+        let res = push(&mut chunk, &mut flush);
+        self.chunk = chunk;
+        res.map_err(|e| (self.path.clone(), e))
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -283,33 +305,14 @@ impl FileWriter {
         let Some(plot) = &mut self.plot else {
             return Ok(());
         };
+        let (width, first, ascii) = (plot.width, plot.rows, self.ascii);
         if let Some(f) = &mut self.raw {
-            let mut flush = |c: &mut Vec<u8>| {
-                f.file.write_all(c)?;
-                f.written += c.len() as u64;
-                c.clear();
-                Ok(())
-            };
-            let mut chunk = std::mem::take(&mut f.chunk);
-            let res = raw::push_values(
-                &mut chunk, plot.width, plot.rows, data, self.ascii, &mut flush,
-            );
-            f.chunk = chunk;
-            res.map_err(|e| (f.path.clone(), e))?;
+            f.append(|c, flush| raw::push_values(c, width, first, data, ascii, &mut |b| flush(b)))?;
         }
         if plot.to_csv
             && let Some(f) = &mut self.csv
         {
-            let mut flush = |c: &mut Vec<u8>| {
-                f.file.write_all(c)?;
-                f.written += c.len() as u64;
-                c.clear();
-                Ok(())
-            };
-            let mut chunk = std::mem::take(&mut f.chunk);
-            let res = csv::push_data_rows(&mut chunk, data, plot.width, &mut flush);
-            f.chunk = chunk;
-            res.map_err(|e| (f.path.clone(), e))?;
+            f.append(|c, flush| csv::push_data_rows(c, data, width, &mut |b| flush(b)))?;
         }
         plot.rows += data.len().checked_div(plot.width).unwrap_or(0);
         Ok(())
