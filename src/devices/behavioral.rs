@@ -208,6 +208,39 @@ impl Tape {
         *self.vals.last().unwrap_or(&0.0)
     }
 
+    /// Whether the value is continuously differentiable in the unknowns (with a Lipschitz
+    /// derivative): no comparison, ternary, clamp, `u`, `sgn` or `abs`, and `^`/`pow` only
+    /// with a constant exponent ≥ 2 (the parser writes x^y as |x|^y, as ngspice computes
+    /// it, so the `abs` of such a base is allowed: |x|^2 and |x|^3 are smooth enough).
+    pub fn is_smooth(&self) -> bool {
+        let const_at_least_two = |k: usize| matches!(self.ops[k], Op::Const(c) if c >= 2.0);
+        // The tape is a tree (each op feeds one other): bases of smooth powers.
+        let mut smooth_base = vec![false; self.ops.len()];
+        for op in &self.ops {
+            match *op {
+                Op::Binary(BinaryOp::Pow, a, e) | Op::Call2(Func::Pow, a, e)
+                    if const_at_least_two(e) =>
+                {
+                    smooth_base[a] = true;
+                }
+                _ => {}
+            }
+        }
+        self.ops.iter().enumerate().all(|(k, op)| match *op {
+            Op::Const(_) | Op::Time | Op::Var(_) => true,
+            Op::Unary(u, _) => u == UnaryOp::Neg,
+            Op::Binary(b, _, e) => match b {
+                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div => true,
+                BinaryOp::Pow => const_at_least_two(e),
+                _ => false,
+            },
+            Op::Call1(Func::Abs, _) => smooth_base[k],
+            Op::Call1(f, _) => !matches!(f, Func::Step | Func::Sgn),
+            Op::Call2(f, _, e) => f == Func::Pow && const_at_least_two(e),
+            Op::Limit(..) | Op::Ternary(..) => false,
+        })
+    }
+
     /// Whether the expression reads `time`.
     pub fn reads_time(&self) -> bool {
         self.ops.iter().any(|op| matches!(op, Op::Time))
@@ -424,6 +457,9 @@ impl Device for BehavioralCurrent {
     fn is_linear(&self) -> bool {
         false
     }
+    fn is_smooth(&self) -> bool {
+        self.tape.is_smooth()
+    }
     fn varies_before(&self, _t: f64) -> bool {
         self.tape.reads_time()
     }
@@ -485,6 +521,9 @@ impl Device for BehavioralVoltage {
     }
     fn is_linear(&self) -> bool {
         false
+    }
+    fn is_smooth(&self) -> bool {
+        self.tape.is_smooth()
     }
     fn varies_before(&self, _t: f64) -> bool {
         self.tape.reads_time()

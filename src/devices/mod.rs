@@ -369,6 +369,12 @@ pub trait Device: DeviceClone {
     fn is_linear(&self) -> bool {
         true
     }
+    /// True when the residual is continuously differentiable in x (no clamp, comparison or
+    /// rounding): then Newton's convergence rate measured at one time step predicts the
+    /// next step's, and a transient step may stop after one iteration (see `newton`).
+    fn is_smooth(&self) -> bool {
+        self.is_linear()
+    }
     /// True when the Jacobian is constant in x and time and the residual is exactly
     /// J·x (R, G, E, F, H): the engine then stamps it once and reuses it.
     fn is_static(&self) -> bool {
@@ -479,6 +485,9 @@ impl Device for AnyDevice {
     }
     fn is_linear(&self) -> bool {
         dispatch!(self, d => d.is_linear())
+    }
+    fn is_smooth(&self) -> bool {
+        dispatch!(self, d => d.is_smooth())
     }
     fn is_static(&self) -> bool {
         dispatch!(self, d => d.is_static())

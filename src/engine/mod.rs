@@ -198,8 +198,20 @@ pub struct Simulator {
     chord_rate: f64,
     /// The next iteration refactors (the stale factorisation converged too slowly).
     refactor_next: bool,
+    /// Newton error estimate of transients (DASSL's): the last measured contraction rate ρ
+    /// as ρ/(1−ρ), the scaled first update it was measured at, and the one-iteration
+    /// steps taken on it since.
+    rate_factor: f64,
+    rate_ref: f64,
+    rate_age: u32,
+    /// Jacobian values at `dyn_positions` when the rate was measured, and how far each may
+    /// drift (a fraction of its row's largest entry) before the rate is measured again.
+    rate_jac: Vec<f64>,
+    rate_jac_tol: Vec<f64>,
     /// Chord Newton allowed in transients (default); off: full Newton every iteration.
     chord_enabled: bool,
+    /// One-iteration transient steps allowed (default; see `newton`).
+    one_iteration_enabled: bool,
     /// Devices owning integration states (touched again after Newton converges).
     stateful: Vec<usize>,
     /// Element index owning each state.
@@ -212,6 +224,9 @@ pub struct Simulator {
     n: usize,
     nnz: usize,
     linear: bool,
+    /// Every device is smooth in x (`Device::is_smooth`): transient steps may stop after
+    /// one Newton iteration on the measured convergence rate.
+    smooth: bool,
     n_states: usize,
     /// Jacobian position of each unknown's diagonal.
     diag: Vec<usize>,
@@ -282,6 +297,7 @@ impl Simulator {
         dyn_positions.retain(|&k| k < nnz);
         dyn_positions.sort_unstable();
         dyn_positions.dedup();
+        let n_dyn = dyn_positions.len();
         let unknown_names: Vec<String> = (0..n).map(|k| layout.unknown_name(circuit, k)).collect();
         let lu = BtfLu::new(pattern, &matchable).map_err(|e| {
             let unknown = match e {
@@ -313,6 +329,7 @@ impl Simulator {
             }
         }
         let linear = devices.iter().all(|d| d.is_linear());
+        let smooth = devices.iter().all(|d| d.is_smooth());
         let (static_devs, dynamic): (Vec<usize>, Vec<usize>) =
             (0..devices.len()).partition(|&k| devices[k].is_static());
         let mut signals = Vec::with_capacity(n);
@@ -353,13 +370,20 @@ impl Simulator {
             chord_uses: 0,
             chord_rate: 1.0,
             refactor_next: false,
+            rate_factor: f64::INFINITY,
+            rate_ref: 0.0,
+            rate_age: 0,
+            rate_jac: vec![0.0; n_dyn],
+            rate_jac_tol: vec![0.0; n_dyn],
             chord_enabled: true,
+            one_iteration_enabled: true,
             ran: false,
             last_step_was_split: false,
             lu,
             n,
             nnz,
             linear,
+            smooth,
             n_states,
             diag,
             options: circuit.options.clone(),
@@ -378,6 +402,14 @@ impl Simulator {
     /// iteration whose Jacobian changed refactors (for comparisons and diagnostics).
     pub fn set_chord_newton(&mut self, on: bool) {
         self.chord_enabled = on;
+    }
+
+    /// Allows (default) or forbids transient steps that stop after one Newton iteration
+    /// when the measured convergence rate puts the error left well inside the tolerance
+    /// (smooth circuits under full Newton); without, every step iterates until its update
+    /// is within the tolerance, as ngspice does (for comparisons and diagnostics).
+    pub fn set_one_iteration_steps(&mut self, on: bool) {
+        self.one_iteration_enabled = on;
     }
 
     /// Number of MNA unknowns (node voltages + branch currents).

@@ -38,6 +38,14 @@ const CHORD_MAX_AG0_RATIO: f64 = 1.05;
 /// convergence leaves the accepted solution far inside the tolerance (e.g. two forms of
 /// one small circuit agree to 1e-9 V).
 const CHORD_MIN_BLOCK: usize = 32;
+/// One-iteration steps: the estimated Newton error left must be below this fraction of
+/// the tolerance (DASSL's 0.33) ...
+const RATE_EST_MAX: f64 = 0.3;
+/// ... and the rate is re-measured (a two-iteration step) after this many such steps, or
+/// when a non-static Jacobian entry moved by more than this fraction of its row's largest
+/// entry since the measurement.
+const RATE_MAX_AGE: u32 = 8;
+const RATE_JAC_DRIFT: f64 = 0.3;
 /// Chord Newton: refactor after this many iterations on one factorisation.
 const CHORD_MAX_USES: u32 = 200;
 
@@ -296,10 +304,41 @@ impl Simulator {
                     self.refactor_next = true;
                 }
             }
+            // One-iteration steps (DASSL's convergence test): full Newton of a smooth
+            // circuit contracts at a rate ρ measured at the second iteration of an earlier
+            // step; the error left after an update of scaled size r is then about
+            // ρ/(1−ρ)·r. ρ grows with the update (quadratic convergence), so it is scaled
+            // up by r over the update it was measured at, and re-measured every few steps.
+            let one_step_test = self.one_iteration_enabled
+                && self.smooth
+                && !chord
+                && !s.ctx.dc
+                && s.max_dv.is_none();
+            if one_step_test && iter == 2 {
+                let rate = worst_ratio / prev_ratio;
+                self.rate_factor = if rate < 0.9 {
+                    rate / (1.0 - rate)
+                } else {
+                    f64::INFINITY
+                };
+                self.rate_ref = prev_ratio;
+                self.rate_age = 0;
+                self.snapshot_rate_jacobian();
+            }
+            let one_step = one_step_test
+                && iter == 1
+                && worst_ratio > 1.0
+                && self.rate_age < RATE_MAX_AGE
+                && self.rate_factor * worst_ratio * (worst_ratio / self.rate_ref).max(1.0)
+                    <= RATE_EST_MAX
+                && self.jacobian_near_rate_snapshot();
+            if one_step {
+                self.rate_age += 1;
+            }
             prev_ratio = worst_ratio;
             // A linear circuit is solved exactly by one step. A chord update is trusted
             // only when the last measured contraction rate bounds the error left.
-            let converged = worst_ratio <= 1.0 && !(stale && self.refactor_next);
+            let converged = (worst_ratio <= 1.0 || one_step) && !(stale && self.refactor_next);
             if converged || (self.linear && s.max_dv.is_none()) {
                 self.commit_charges(s);
                 return Ok(iter);
@@ -309,6 +348,33 @@ impl Simulator {
             }
         }
         Err(NewtonFailure::NoConvergence(0))
+    }
+
+    /// Keeps the Jacobian at which the convergence rate was measured (one-iteration
+    /// steps), with each entry's allowed drift: a fraction of its row's largest entry.
+    fn snapshot_rate_jacobian(&mut self) {
+        let p = self.lu.pattern();
+        let row_max = &mut self.dx; // the update is consumed: reuse it as scratch
+        row_max.fill(0.0);
+        for c in 0..self.n {
+            for k in p.col_ptr[c]..p.col_ptr[c + 1] {
+                let r = p.row_idx[k];
+                row_max[r] = row_max[r].max(self.jac[k].abs());
+            }
+        }
+        for (i, &k) in self.dyn_positions.iter().enumerate() {
+            self.rate_jac[i] = self.jac[k];
+            self.rate_jac_tol[i] = RATE_JAC_DRIFT * row_max[p.row_idx[k]];
+        }
+    }
+
+    /// Whether every non-static Jacobian entry is still within its drift of the snapshot
+    /// taken when the convergence rate was measured (the nonlinearity has not moved on).
+    fn jacobian_near_rate_snapshot(&self) -> bool {
+        self.dyn_positions
+            .iter()
+            .zip(self.rate_jac.iter().zip(&self.rate_jac_tol))
+            .all(|(&k, (&v, &tol))| (self.jac[k] - v).abs() <= tol)
     }
 
     /// Whether transients of this circuit use chord Newton (see [`CHORD_MIN_BLOCK`]).

@@ -260,6 +260,8 @@ impl Simulator {
             self.solve_op(!self.ics.is_empty(), stats)?;
         }
         self.x[self.n] = 0.0;
+        // No convergence rate measured yet: the first steps take two iterations.
+        self.rate_factor = f64::INFINITY;
         {
             let [q0, q1, q2, q3] = &mut self.q;
             for d in &self.devices {

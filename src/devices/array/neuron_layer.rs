@@ -286,4 +286,8 @@ impl Device for NeuronLayer {
     fn is_linear(&self) -> bool {
         !self.tanh && self.op.linear()
     }
+    fn is_smooth(&self) -> bool {
+        // tanh is smooth; rails and the slew limit clamp.
+        self.op.linear()
+    }
 }

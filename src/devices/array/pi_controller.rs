@@ -280,4 +280,8 @@ impl Device for PiController {
     fn is_linear(&self) -> bool {
         false
     }
+    fn is_smooth(&self) -> bool {
+        // The gate en·e is bilinear; rails and the slew limit clamp.
+        self.op.linear()
+    }
 }
