@@ -37,11 +37,13 @@ fn chord_newton_matches_full_newton_with_few_factorisations() {
     let (wc, sc) = run(true);
     let (wf, sf) = run(false);
     eprintln!("chord {sc:?}\nfull  {sf:?}");
+    // Many steps stop after one iteration (one-iteration steps), so the factorisations
+    // are counted against full Newton's, not against the iterations.
     assert!(
-        sc.numeric_factorisations * 4 < sc.newton_iterations,
-        "chord: {} factorisations for {} iterations",
+        sc.numeric_factorisations * 3 < sf.numeric_factorisations,
+        "chord: {} factorisations, full Newton {}",
         sc.numeric_factorisations,
-        sc.newton_iterations
+        sf.numeric_factorisations
     );
     assert!(
         sf.numeric_factorisations * 10 > sf.newton_iterations * 9,

@@ -406,7 +406,7 @@ impl Simulator {
 
     /// Allows (default) or forbids transient steps that stop after one Newton iteration
     /// when the measured convergence rate puts the error left well inside the tolerance
-    /// (smooth circuits under full Newton); without, every step iterates until its update
+    /// (smooth circuits, `Device::is_smooth`); without, every step iterates until its update
     /// is within the tolerance, as ngspice does (for comparisons and diagnostics).
     pub fn set_one_iteration_steps(&mut self, on: bool) {
         self.one_iteration_enabled = on;

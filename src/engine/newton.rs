@@ -224,6 +224,7 @@ impl Simulator {
                 && ag0_ratio <= CHORD_MAX_AG0_RATIO;
             // The factorisation differs from this iteration's Jacobian.
             let mut stale = false;
+            let mut refactored = false;
             if changed && reuse {
                 stale = true;
                 self.chord_uses += 1;
@@ -254,6 +255,7 @@ impl Simulator {
                 };
                 self.chord_uses = 0;
                 self.chord_rate = 0.0;
+                refactored = true;
                 self.refactor_next = false;
             }
             // Correction form: J·dx = −F(x) with F = J_static·x + f_dyn, so that rounding
@@ -304,17 +306,16 @@ impl Simulator {
                     self.refactor_next = true;
                 }
             }
-            // One-iteration steps (DASSL's convergence test): full Newton of a smooth
-            // circuit contracts at a rate ρ measured at the second iteration of an earlier
-            // step; the error left after an update of scaled size r is then about
-            // ρ/(1−ρ)·r. ρ grows with the update (quadratic convergence), so it is scaled
-            // up by r over the update it was measured at, and re-measured every few steps.
-            let one_step_test = self.one_iteration_enabled
-                && self.smooth
-                && !chord
-                && !s.ctx.dc
-                && s.max_dv.is_none();
-            if one_step_test && iter == 2 {
+            // One-iteration steps (DASSL's convergence test): Newton on a smooth circuit
+            // contracts at a rate ρ measured at the second iteration of an earlier step
+            // (full Newton, or chord iterations on one factorisation); the error left after
+            // an update of scaled size r is then about ρ/(1−ρ)·r. Full Newton's ρ grows
+            // with the update (quadratic convergence), so it is scaled up by r over the
+            // update it was measured at, and re-measured every few steps or when the
+            // Jacobian drifted (the nonlinearity moved on).
+            let one_step_test =
+                self.one_iteration_enabled && self.smooth && !s.ctx.dc && s.max_dv.is_none();
+            if one_step_test && iter == 2 && !(chord && refactored) {
                 let rate = worst_ratio / prev_ratio;
                 self.rate_factor = if rate < 0.9 {
                     rate / (1.0 - rate)

@@ -294,7 +294,11 @@ impl Simulator {
         };
         let mut x_acc = self.x.clone();
         let mut x_prev = self.x.clone();
+        let mut x_prev2 = self.x.clone();
         let mut h_prev_acc = max_step;
+        let mut h_prev2_acc = max_step;
+        // Accepted points since the last corner (or the start) that the predictor may use.
+        let mut smooth_points = 0u32;
         let mut deltas = [max_step; 3];
         let mut order = 1u32;
         let mut t = t_begin;
@@ -354,6 +358,19 @@ impl Simulator {
                 // Initial guess: linear extrapolation, except across a corner.
                 if at_break || first {
                     self.x.copy_from_slice(&x_acc);
+                } else if smooth_points >= 3 && self.smooth {
+                    // Smooth circuit: quadratic through the last three accepted points
+                    // (Lagrange form, times 0, −h1, −h1−h2 relative to t) at +h. Its error
+                    // is O(h³) against the line's O(h²), so more steps stop after one
+                    // Newton iteration. Clamps and comparators keep the line: a parabola
+                    // overshoots into a rail they just reached.
+                    let (h1, h2, hn) = (h_prev_acc, h_prev2_acc, h_now);
+                    let l0 = (hn + h1) * (hn + h1 + h2) / (h1 * (h1 + h2));
+                    let l1 = -hn * (hn + h1 + h2) / (h1 * h2);
+                    let l2 = hn * (hn + h1) / ((h1 + h2) * h2);
+                    for k in 0..self.n {
+                        self.x[k] = l0 * x_acc[k] + l1 * x_prev[k] + l2 * x_prev2[k];
+                    }
                 } else {
                     let r = h_now / h_prev_acc;
                     for k in 0..self.n {
@@ -457,9 +474,12 @@ impl Simulator {
                 deltas[1] = h_taken;
             }
             t = if landing { bps[bi] } else { t + h_taken };
+            std::mem::swap(&mut x_prev2, &mut x_prev);
             std::mem::swap(&mut x_prev, &mut x_acc);
             x_acc.copy_from_slice(&self.x);
+            h_prev2_acc = h_prev_acc;
             h_prev_acc = h_taken;
+            smooth_points = if at_break { 2 } else { smooth_points + 1 };
             stats.accepted_steps += 1;
             if t >= tstart {
                 self.push_row(wf.as_deref_mut(), sink, &mut row, t);
