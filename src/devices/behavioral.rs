@@ -208,10 +208,11 @@ impl Tape {
         *self.vals.last().unwrap_or(&0.0)
     }
 
-    /// Whether the value is continuously differentiable in the unknowns (with a Lipschitz
-    /// derivative): no comparison, ternary, clamp, `u`, `sgn` or `abs`, and `^`/`pow` only
-    /// with a constant exponent ≥ 2 (the parser writes x^y as |x|^y, as ngspice computes
-    /// it, so the `abs` of such a base is allowed: |x|^2 and |x|^3 are smooth enough).
+    /// Whether the value is smooth in the unknowns wherever it is defined (the edges of
+    /// sqrt/ln's domains and the poles of / and tan are not excluded): no comparison,
+    /// ternary, clamp, `u`, `sgn` or `abs`, and `^`/`pow` only with a constant exponent
+    /// ≥ 2 (the parser writes x^y as |x|^y, as ngspice computes it, so the `abs` of such a
+    /// base is allowed: |x|^2 and |x|^3 have a Lipschitz derivative).
     pub fn is_smooth(&self) -> bool {
         let const_at_least_two = |k: usize| matches!(self.ops[k], Op::Const(c) if c >= 2.0);
         // The tape is a tree (each op feeds one other): bases of smooth powers.

@@ -199,9 +199,9 @@ pub struct Simulator {
     /// The next iteration refactors (the stale factorisation converged too slowly).
     refactor_next: bool,
     /// Newton error estimate of transients (DASSL's): the last measured contraction rate ρ
-    /// as ρ/(1−ρ), the scaled first update it was measured at, and the one-iteration
-    /// steps taken on it since.
-    rate_factor: f64,
+    /// (infinite: none since the start or the last Newton failure), the scaled first
+    /// update it was measured at, and the one-iteration steps taken on it since.
+    rate: f64,
     rate_ref: f64,
     rate_age: u32,
     /// Jacobian values at `dyn_positions` when the rate was measured, and how far each may
@@ -212,6 +212,8 @@ pub struct Simulator {
     chord_enabled: bool,
     /// One-iteration transient steps allowed (default; see `newton`).
     one_iteration_enabled: bool,
+    /// Quadratic predictor for smooth circuits (default; see `tran_inner`).
+    quadratic_predictor: bool,
     /// Devices owning integration states (touched again after Newton converges).
     stateful: Vec<usize>,
     /// Element index owning each state.
@@ -370,13 +372,14 @@ impl Simulator {
             chord_uses: 0,
             chord_rate: 1.0,
             refactor_next: false,
-            rate_factor: f64::INFINITY,
+            rate: f64::INFINITY,
             rate_ref: 0.0,
             rate_age: 0,
             rate_jac: vec![0.0; n_dyn],
             rate_jac_tol: vec![0.0; n_dyn],
             chord_enabled: true,
             one_iteration_enabled: true,
+            quadratic_predictor: true,
             ran: false,
             last_step_was_split: false,
             lu,
@@ -407,9 +410,16 @@ impl Simulator {
     /// Allows (default) or forbids transient steps that stop after one Newton iteration
     /// when the measured convergence rate puts the error left well inside the tolerance
     /// (smooth circuits, `Device::is_smooth`); without, every step iterates until its update
-    /// is within the tolerance, as ngspice does (for comparisons and diagnostics).
+    /// is within the tolerance, as in ngspice (for comparisons and diagnostics).
     pub fn set_one_iteration_steps(&mut self, on: bool) {
         self.one_iteration_enabled = on;
+    }
+
+    /// Allows (default) or forbids the quadratic predictor of smooth circuits' transients
+    /// (the Newton guess through the last three accepted points); without, the guess is
+    /// the line through the last two, as in ngspice (for comparisons and diagnostics).
+    pub fn set_quadratic_predictor(&mut self, on: bool) {
+        self.quadratic_predictor = on;
     }
 
     /// Number of MNA unknowns (node voltages + branch currents).

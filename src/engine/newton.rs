@@ -46,6 +46,8 @@ const RATE_EST_MAX: f64 = 0.3;
 /// entry since the measurement.
 const RATE_MAX_AGE: u32 = 8;
 const RATE_JAC_DRIFT: f64 = 0.3;
+/// Smallest contraction rate assumed (see the one-iteration test in `newton`).
+const RATE_FLOOR: f64 = 0.01;
 /// Chord Newton: refactor after this many iterations on one factorisation.
 const CHORD_MAX_USES: u32 = 200;
 
@@ -312,27 +314,27 @@ impl Simulator {
             // an update of scaled size r is then about ρ/(1−ρ)·r. Full Newton's ρ grows
             // with the update (quadratic convergence), so it is scaled up by r over the
             // update it was measured at, and re-measured every few steps or when the
-            // Jacobian drifted (the nonlinearity moved on).
+            // Jacobian drifted (the nonlinearity moved on). ρ is taken ≥ RATE_FLOOR: a rate
+            // measured while a nonlinearity sleeps (a diode off) says nothing of it waking
+            // inside the next step, which the Jacobian at the predictor cannot show.
             let one_step_test =
                 self.one_iteration_enabled && self.smooth && !s.ctx.dc && s.max_dv.is_none();
             if one_step_test && iter == 2 && !(chord && refactored) {
-                let rate = worst_ratio / prev_ratio;
-                self.rate_factor = if rate < 0.9 {
-                    rate / (1.0 - rate)
-                } else {
-                    f64::INFINITY
-                };
+                self.rate = worst_ratio / prev_ratio;
                 self.rate_ref = prev_ratio;
                 self.rate_age = 0;
                 self.snapshot_rate_jacobian();
             }
-            let one_step = one_step_test
-                && iter == 1
-                && worst_ratio > 1.0
-                && self.rate_age < RATE_MAX_AGE
-                && self.rate_factor * worst_ratio * (worst_ratio / self.rate_ref).max(1.0)
-                    <= RATE_EST_MAX
-                && self.jacobian_near_rate_snapshot();
+            let one_step = one_step_test && iter == 1 && worst_ratio > 1.0 && {
+                // A stale factorisation contracts no faster than measured on it.
+                let chord_rate = if stale { self.chord_rate } else { 0.0 };
+                let rho = self.rate.max(RATE_FLOOR).max(chord_rate);
+                rho < 0.9
+                    && self.rate_age < RATE_MAX_AGE
+                    && rho / (1.0 - rho) * worst_ratio * (worst_ratio / self.rate_ref).max(1.0)
+                        <= RATE_EST_MAX
+                    && self.jacobian_near_rate_snapshot()
+            };
             if one_step {
                 self.rate_age += 1;
             }
@@ -345,6 +347,8 @@ impl Simulator {
                 return Ok(iter);
             }
             if iter == s.max_iter {
+                // The measured rate did not hold: measure again before trusting one.
+                self.rate = f64::INFINITY;
                 return Err(NewtonFailure::NoConvergence(worst));
             }
         }

@@ -261,7 +261,7 @@ impl Simulator {
         }
         self.x[self.n] = 0.0;
         // No convergence rate measured yet: the first steps take two iterations.
-        self.rate_factor = f64::INFINITY;
+        self.rate = f64::INFINITY;
         {
             let [q0, q1, q2, q3] = &mut self.q;
             for d in &self.devices {
@@ -350,20 +350,29 @@ impl Simulator {
                 h = bps[bi] - t;
                 landing = true;
             }
+            // The quadratic guess failed Newton at this step: retry with the line first.
+            let mut line_guess = false;
             // Attempt the step until accepted.
             let h_next = loop {
                 let t_new = if landing { bps[bi] } else { t + h };
                 let h_now = t_new - t;
                 deltas[0] = h_now;
                 // Initial guess: linear extrapolation, except across a corner.
+                let quadratic = !(at_break || first)
+                    && smooth_points >= 3
+                    && self.smooth
+                    && self.quadratic_predictor
+                    && !line_guess;
                 if at_break || first {
                     self.x.copy_from_slice(&x_acc);
-                } else if smooth_points >= 3 && self.smooth {
+                } else if quadratic {
                     // Smooth circuit: quadratic through the last three accepted points
                     // (Lagrange form, times 0, −h1, −h1−h2 relative to t) at +h. Its error
                     // is O(h³) against the line's O(h²), so more steps stop after one
                     // Newton iteration. Clamps and comparators keep the line: a parabola
-                    // overshoots into a rail they just reached.
+                    // overshoots into a rail they just reached. It can overshoot into an
+                    // exponential too (a diode turning on): then the step is retried from
+                    // the line before it is cut.
                     let (h1, h2, hn) = (h_prev_acc, h_prev2_acc, h_now);
                     let l0 = (hn + h1) * (hn + h1 + h2) / (h1 * (h1 + h2));
                     let l1 = -hn * (hn + h1 + h2) / (h1 * h2);
@@ -384,6 +393,10 @@ impl Simulator {
                     stats.newton_failures += 1;
                     if rotated {
                         self.restore(&backup);
+                    }
+                    if quadratic && !matches!(f, NewtonFailure::Singular(_)) {
+                        line_guess = true;
+                        continue;
                     }
                     let k = match f {
                         NewtonFailure::NoConvergence(k) => k,
