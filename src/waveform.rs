@@ -75,6 +75,40 @@ impl Waveforms {
             .map(|i| self.data[i * self.width() + j])
             .collect()
     }
+
+    /// Column `j` at time `t` (column 0 holds the times, ascending), linearly interpolated
+    /// between the rows around `t` and held at the first/last row outside them. NaN
+    /// without rows.
+    pub fn value_at(&self, j: usize, t: f64) -> f64 {
+        let rows = self.rows();
+        if rows == 0 {
+            return f64::NAN;
+        }
+        let w = self.width();
+        // First row with time ≥ t (binary search).
+        let (mut k, mut hi) = (0, rows);
+        while k < hi {
+            let mid = (k + hi) / 2;
+            if self.data[mid * w] < t {
+                k = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if k == 0 {
+            return self.data[j];
+        }
+        if k == rows {
+            return self.data[(rows - 1) * w + j];
+        }
+        let (a, b) = (self.row(k - 1), self.row(k));
+        let s = if b[0] > a[0] {
+            (t - a[0]) / (b[0] - a[0])
+        } else {
+            1.0
+        };
+        a[j] + s * (b[j] - a[j])
+    }
 }
 
 /// Receives the plots of a run while they are computed (a transient's rows as they are
@@ -100,4 +134,27 @@ impl RowSink for NoSink {
     fn begin(&mut self, _: &Waveforms) {}
     fn rows(&mut self, _: &[f64]) {}
     fn end(&mut self) {}
+}
+
+#[cfg(test)]
+mod value_at_tests {
+    use super::*;
+
+    #[test]
+    fn interpolates_between_rows_and_holds_outside() {
+        let signal = |name: &str, unit| Signal {
+            name: name.into(),
+            unit,
+        };
+        let signals = vec![signal("time", Unit::Time), signal("v(a)", Unit::Voltage)];
+        let mut w = Waveforms::new("t", "p", signals);
+        for row in [[0.0, 1.0], [1.0, 3.0], [3.0, -1.0]] {
+            w.push_row(&row);
+        }
+        assert_eq!(w.value_at(1, -1.0), 1.0);
+        assert_eq!(w.value_at(1, 0.5), 2.0);
+        assert_eq!(w.value_at(1, 1.0), 3.0);
+        assert_eq!(w.value_at(1, 2.0), 1.0);
+        assert_eq!(w.value_at(1, 5.0), -1.0);
+    }
 }

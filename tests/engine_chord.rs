@@ -19,19 +19,6 @@ fn run(chord: bool) -> (Waveforms, dfcsim::engine::Stats) {
     (res.waveforms, res.stats)
 }
 
-/// Linear interpolation of column `j` of `w` at time `t`.
-fn at(w: &Waveforms, j: usize, t: f64) -> f64 {
-    let rows = w.rows();
-    let k = (1..rows).find(|&k| w.row(k)[0] >= t).unwrap_or(rows - 1);
-    let (a, b) = (w.row(k - 1), w.row(k));
-    let s = if b[0] > a[0] {
-        ((t - a[0]) / (b[0] - a[0])).clamp(0.0, 1.0)
-    } else {
-        1.0
-    };
-    a[j] + s * (b[j] - a[j])
-}
-
 #[test]
 fn chord_newton_matches_full_newton_with_few_factorisations() {
     let (wc, sc) = run(true);
@@ -59,7 +46,7 @@ fn chord_newton_matches_full_newton_with_few_factorisations() {
             continue;
         }
         for k in 0..wf.rows() {
-            let d = (at(&wc, j, wf.row(k)[0]) - wf.row(k)[j]).abs() / range;
+            let d = (wc.value_at(j, wf.row(k)[0]) - wf.row(k)[j]).abs() / range;
             worst = worst.max(d);
         }
     }

@@ -23,19 +23,6 @@ fn run(c: &Circuit, one_iteration: bool) -> (Waveforms, Stats) {
     (res.waveforms, res.stats)
 }
 
-/// Linear interpolation of column `j` of `w` at time `t`.
-fn at(w: &Waveforms, j: usize, t: f64) -> f64 {
-    let rows = w.rows();
-    let k = (1..rows).find(|&k| w.row(k)[0] >= t).unwrap_or(rows - 1);
-    let (a, b) = (w.row(k - 1), w.row(k));
-    let s = if b[0] > a[0] {
-        ((t - a[0]) / (b[0] - a[0])).clamp(0.0, 1.0)
-    } else {
-        1.0
-    };
-    a[j] + s * (b[j] - a[j])
-}
-
 /// Worst |w − reference| over all signals at w's own points (the reference, 1000× finer,
 /// interpolated), relative to each signal's range: the error of the accepted solutions
 /// themselves, not of interpolating between them.
@@ -50,7 +37,7 @@ fn worst_error(w: &Waveforms, reference: &Waveforms) -> f64 {
         }
         for k in 0..w.rows() {
             let r = w.row(k);
-            worst = worst.max((at(reference, j, r[0]) - r[j]).abs() / (hi - lo));
+            worst = worst.max((reference.value_at(j, r[0]) - r[j]).abs() / (hi - lo));
         }
     }
     worst
