@@ -370,8 +370,9 @@ pub trait Device: DeviceClone {
         true
     }
     /// True when the residual is continuously differentiable in x (no clamp, comparison or
-    /// rounding): then Newton's convergence rate measured at one time step predicts the
-    /// next step's, and a transient step may stop after one iteration (see `newton`).
+    /// rounding): then a parabola through past solutions is a good Newton guess, and the
+    /// convergence rate measured at one time step predicts the next step's, so a transient
+    /// step may stop after one iteration (see `newton` and `tran_inner`).
     fn is_smooth(&self) -> bool {
         self.is_linear()
     }

@@ -226,8 +226,8 @@ pub struct Simulator {
     n: usize,
     nnz: usize,
     linear: bool,
-    /// Every device is smooth in x (`Device::is_smooth`): transient steps may stop after
-    /// one Newton iteration on the measured convergence rate.
+    /// Every device is smooth in x (`Device::is_smooth`): transients use the quadratic
+    /// predictor, and a step may stop after one Newton iteration on the measured rate.
     smooth: bool,
     n_states: usize,
     /// Jacobian position of each unknown's diagonal.

@@ -371,8 +371,9 @@ impl Simulator {
                     // is O(h³) against the line's O(h²), so more steps stop after one
                     // Newton iteration. Clamps and comparators keep the line: a parabola
                     // overshoots into a rail they just reached. It can overshoot into an
-                    // exponential too (a diode turning on): then the step is retried from
-                    // the line before it is cut.
+                    // exponential too (a diode turning on): a Newton failure from it (no
+                    // convergence, overflow, a singular matrix) retries the step from the
+                    // line before the step is cut or the error reported.
                     let (h1, h2, hn) = (h_prev_acc, h_prev2_acc, h_now);
                     let l0 = (hn + h1) * (hn + h1 + h2) / (h1 * (h1 + h2));
                     let l1 = -hn * (hn + h1 + h2) / (h1 * h2);
@@ -394,7 +395,7 @@ impl Simulator {
                     if rotated {
                         self.restore(&backup);
                     }
-                    if quadratic && !matches!(f, NewtonFailure::Singular(_)) {
+                    if quadratic {
                         line_guess = true;
                         continue;
                     }
