@@ -227,3 +227,42 @@ fn fixed_step_newton_failures_end_or_advance_never_spin() {
         assert!(err.is_none(), "{err:?}");
     }
 }
+
+/// A singular matrix in a transient cuts the step like any Newton failure (as in ngspice):
+/// a diode driven to 10 V at 10 µs steps overflows its exponential from the linear guess
+/// (exp(400)) and stopped the run with "singular matrix" at t = 1.04 ms; a shorter step
+/// avoids it. A circuit that is singular whatever the step is still reported, with time
+/// and node.
+#[test]
+fn transient_singular_matrix_cuts_the_step_and_is_reported_only_when_it_stays() {
+    use dfcsim::elaborate;
+    use dfcsim::engine::TranSpec;
+    use std::path::Path;
+    let rectifier = "rectifier\nVin in 0 SIN(0 10 3k)\nR1 in a 100\n\
+                     Bd a c I=1e-14*(exp(v(a,c)/0.025)-1)\nC1 a c 1n\nCl c 0 1u\nRl c 0 1k\n\
+                     .tran 10u 2m\n.end\n";
+    let c = elaborate::load_str(rectifier, Path::new("rectifier.cir")).unwrap();
+    let mut sim = Simulator::new(&c).unwrap();
+    sim.set_quadratic_predictor(false);
+    let (res, err) = sim.run_tran(&TranSpec::of_circuit(&c).unwrap());
+    assert!(err.is_none(), "{err:?}");
+    assert!(res.stats.newton_failures > 0, "{:?}", res.stats);
+    // From 1 µs a B source cancels node b's only conductance: singular at every step.
+    let vanishing = "vanishing conductance\nI1 0 b DC 1m\nR1 b 0 1k\n\
+                     Bg b 0 I=(time < 1u ? 0 : -1e-3) * v(b)\n.tran 0.1u 3u\n.end\n";
+    let c = elaborate::load_str(vanishing, Path::new("vanishing.cir")).unwrap();
+    let (res, err) = Simulator::new(&c)
+        .unwrap()
+        .run_tran(&TranSpec::of_circuit(&c).unwrap());
+    let err = err.expect("node b has no conductance after 1 µs");
+    let msg = err.to_string();
+    match &err {
+        SimError::Singular { time, .. } => assert!((1e-6..1.2e-6).contains(time), "{msg}"),
+        other => panic!("expected a singular matrix, got {other:?}"),
+    }
+    assert!(msg.contains("node b"), "{msg}");
+    assert!(
+        res.waveforms.rows() > 5,
+        "the waveform up to the failure is kept"
+    );
+}

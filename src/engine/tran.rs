@@ -405,19 +405,23 @@ impl Simulator {
                             non_finite = Some(k);
                             k
                         }
-                        NewtonFailure::Singular(k) => {
-                            return Err(SimError::Singular {
-                                analysis: "transient".into(),
-                                time: t_new,
-                                unknown: self.describe_unknown(k),
-                            });
-                        }
+                        // As in ngspice, a singular matrix cuts the step like any Newton
+                        // failure: an overflowing device (exp of a wild iterate) makes one
+                        // that a shorter step avoids. It is reported if the step collapses.
+                        NewtonFailure::Singular(k) => k,
                     };
                     last_culprit = Some(k);
                     h /= 8.0;
                     order = 1;
                     landing = false;
                     if h < delmin {
+                        if let NewtonFailure::Singular(k) = f {
+                            return Err(SimError::Singular {
+                                analysis: "transient".into(),
+                                time: t_new,
+                                unknown: self.describe_unknown(k),
+                            });
+                        }
                         if let Some(k) = non_finite {
                             return Err(SimError::NonFinite {
                                 analysis: "transient".into(),
