@@ -357,7 +357,8 @@ impl Simulator {
                 let t_new = if landing { bps[bi] } else { t + h };
                 let h_now = t_new - t;
                 deltas[0] = h_now;
-                // Initial guess: linear extrapolation, except across a corner.
+                // Initial guess: extrapolation from the last accepted points (a line, or a
+                // parabola for smooth circuits), except across a corner.
                 let quadratic = !(at_break || first)
                     && smooth_points >= 3
                     && self.smooth
