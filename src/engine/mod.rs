@@ -181,6 +181,9 @@ pub struct Simulator {
     /// only these, one row's dot product at a time.
     static_entries: Vec<(u32, f64)>,
     static_ptr: Vec<usize>,
+    /// Largest |entry| of each row over the positions only static devices write (the
+    /// rest of a row's maximum comes from `dyn_positions`; see `snapshot_rate_jacobian`).
+    static_row_max: Vec<f64>,
     static_dirty: bool,
     /// Jacobian positions non-static devices (and gmin/`.ic`) write, sorted.
     dyn_positions: Vec<usize>,
@@ -363,6 +366,7 @@ impl Simulator {
             jac_static: vec![0.0; nnz + 1],
             static_entries: Vec::new(),
             static_ptr: vec![0; n + 1],
+            static_row_max: vec![0.0; n],
             static_dirty: true,
             factored_dyn: vec![0.0; dyn_positions.len()],
             dyn_positions,
